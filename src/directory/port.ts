@@ -1,0 +1,30 @@
+import type { DirectoryFacts, GroupFact } from '../policy/facts.ts';
+import { NO_DIRECTORY } from '../policy/facts.ts';
+import type { FactsNeeded } from '../policy/needs.ts';
+
+/** Where group facts come from: an offline snapshot file, or Microsoft Graph. */
+export interface Directory {
+  /** Named in messages, e.g. `snapshot groups.yaml`. */
+  readonly source: string;
+  /**
+   * Answers for every ID asked; an ID it cannot answer for is `unavailable` with the reason, never an exception.
+   * Stops waiting when `signal` aborts.
+   */
+  lookupGroups(ids: readonly string[], signal?: AbortSignal): Promise<ReadonlyMap<string, GroupFact>>;
+}
+
+/** Fetches exactly the facts the engine said it needs. With no directory, the engine notes that nothing was checked. */
+export async function gatherFacts(
+  needs: FactsNeeded,
+  directory: Directory | undefined,
+  signal?: AbortSignal,
+): Promise<DirectoryFacts> {
+  if (!directory) return NO_DIRECTORY;
+  if (needs.groupIds.length === 0) return { source: directory.source, groups: new Map() };
+  try {
+    return { source: directory.source, groups: await directory.lookupGroups(needs.groupIds, signal) };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { source: directory.source, groups: new Map(needs.groupIds.map((id) => [id, { state: 'unavailable', reason }])) };
+  }
+}

@@ -1,0 +1,64 @@
+import type { FastifyInstance } from 'fastify';
+import { InvalidInputError } from '../admission/binding.ts';
+import { decodeAdmissionReview } from '../admission/decode.ts';
+import { encodeDecision } from '../admission/encode.ts';
+import type { AdmissionChange } from '../admission/types.ts';
+import { gatherFacts, type Directory } from '../directory/port.ts';
+import type { Decision } from '../policy/decision.ts';
+import { evaluate } from '../policy/engine.ts';
+import type { Policy } from '../policy/model.ts';
+import { factsNeeded } from '../policy/needs.ts';
+import { InvalidReviewError } from './errors.ts';
+
+export interface ValidateRouteOptions {
+  readonly currentPolicy: () => Policy;
+  readonly directory: Directory | undefined;
+}
+
+/** The API server's default webhook timeout when it does not send ?timeout=. */
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+export async function validateRoute(app: FastifyInstance, { currentPolicy, directory }: ValidateRouteOptions): Promise<void> {
+  app.post<{ Querystring: { timeout?: string } }>('/validate', async (request) => {
+    let change: AdmissionChange;
+    try {
+      change = decodeAdmissionReview(request.body);
+    } catch (error) {
+      if (error instanceof InvalidInputError) throw new InvalidReviewError(error.message);
+      throw error;
+    }
+    const started = performance.now();
+    const policy = currentPolicy();
+    const facts = await gatherFacts(
+      factsNeeded(change, policy),
+      directory,
+      AbortSignal.timeout(lookupDeadlineMs(request.query.timeout)),
+    );
+    const decision = evaluate(change, policy, facts);
+    request.log.info(decisionLogLine(change, decision, performance.now() - started), 'decision');
+    return encodeDecision(change.uid, change.apiVersion, decision);
+  });
+}
+
+/** Directory lookups must end well before the API server gives up on the webhook (`?timeout=10s`). */
+export function lookupDeadlineMs(timeout: string | undefined): number {
+  const match = /^(\d+)s$/.exec(timeout ?? '');
+  const webhookTimeoutMs = match ? Number(match[1]) * 1000 : DEFAULT_TIMEOUT_MS;
+  return Math.max(200, Math.min(webhookTimeoutMs * 0.6, webhookTimeoutMs - 1000));
+}
+
+function decisionLogLine(change: AdmissionChange, decision: Decision, elapsedMs: number): Record<string, unknown> {
+  return {
+    uid: change.uid,
+    operation: change.operation,
+    kind: change.kind.kind,
+    namespace: change.namespace,
+    name: change.name,
+    requester: change.requester.username,
+    dryRun: change.dryRun,
+    allowed: decision.allowed,
+    rules: [...new Set(decision.violations.map((violation) => `${violation.rule}:${violation.action}`))],
+    ...(decision.exemption ? { exemption: decision.exemption } : {}),
+    elapsedMs: Math.round(elapsedMs * 100) / 100,
+  };
+}

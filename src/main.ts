@@ -1,0 +1,74 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { loadDirectory, loadPolicy } from './config.ts';
+import { buildServer } from './http/server.ts';
+import { generateSelfSigned, loadKeyPair, watchKeyPair, writeCaCertificate, type KeyPair } from './http/tls.ts';
+import { formatProblems } from './policy/parse.ts';
+import { loggerOptions } from './telemetry/logger.ts';
+
+export interface ServeOptions {
+  readonly policy?: string | undefined;
+  readonly directory?: string | undefined;
+  readonly host: string;
+  readonly port: number;
+  readonly tlsCert?: string | undefined;
+  readonly tlsKey?: string | undefined;
+  readonly logLevel: string;
+}
+
+/** The composition root of `serve`: reads configuration once, wires the server, handles SIGTERM. */
+export async function serve(options: ServeOptions): Promise<void> {
+  const loaded = await loadPolicy(options.policy);
+  const directory = await loadDirectory(options.directory);
+  const { pair, generated } = await certificate(options);
+  const app = buildServer({
+    tls: pair,
+    currentPolicy: () => loaded.policy,
+    directory,
+    readiness: () => ({ ready: true, detail: { policy: loaded.source, mode: loaded.policy.mode } }),
+    logger: loggerOptions(options.logLevel),
+  });
+  const log = app.log;
+  if (loaded.warnings.length > 0) log.warn({ policy: loaded.source }, `policy warning: ${formatProblems(loaded.warnings)}`);
+  await app.listen({ host: options.host, port: options.port });
+  const { port } = app.server.address() as AddressInfo;
+
+  if (generated) {
+    const caPath = join(tmpdir(), `entra-rbac-guard-${port}`, 'ca.crt');
+    await writeCaCertificate(caPath, generated.ca);
+    log.info({ caCertificate: caPath }, `no --tls-cert/--tls-key given: serving a self-signed certificate for 127.0.0.1, ::1 and localhost; its CA certificate is at ${caPath}`);
+  } else if (options.tlsCert && options.tlsKey) {
+    const stopWatching = watchKeyPair(
+      options.tlsCert,
+      options.tlsKey,
+      (next) => {
+        app.server.setSecureContext({ key: next.key, cert: next.cert });
+        log.info({ cert: options.tlsCert }, 'TLS certificate reloaded from disk');
+      },
+      (error) => log.error({ cert: options.tlsCert, error: error.message }, 'TLS certificate change could not be loaded; still serving the previous one'),
+    );
+    app.addHook('onClose', async () => stopWatching());
+  }
+  log.info({ url: `https://${formatHost(options.host)}:${port}/validate`, policy: loaded.source, mode: loaded.policy.mode, directory: directory?.source ?? 'none' }, 'entra-rbac-guard is serving');
+
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function certificate(options: ServeOptions): Promise<{ pair: KeyPair; generated?: { ca: string } }> {
+  if (options.tlsCert && options.tlsKey) return { pair: await loadKeyPair(options.tlsCert, options.tlsKey) };
+  const generated = await generateSelfSigned(options.host === '0.0.0.0' || options.host === '::' ? [] : [options.host]);
+  return { pair: generated, generated };
+}
+
+function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

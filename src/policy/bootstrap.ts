@@ -1,0 +1,79 @@
+import type { Binding, Subject } from '../admission/types.ts';
+import { subjectKey, subjectRef } from './subjects.ts';
+
+/**
+ * The grants that kube-apiserver itself creates and reconciles on every start (its RBAC bootstrap policy,
+ * Kubernetes 1.20 to 1.33). Matching is on binding kind, namespace, name, roleRef and subject together, so a
+ * binding that copies one of these grants nothing the cluster does not already grant, and any other subject
+ * added to such a binding is still judged. See docs/adr/0002-what-is-exempt.md.
+ */
+interface BootstrapGrant {
+  readonly binding: string;
+  readonly roleKind: 'ClusterRole' | 'Role';
+  readonly role: string;
+  readonly subjects: readonly string[];
+}
+
+const group = (name: string) => `Group//${name}`;
+const user = (name: string) => `User//${name}`;
+const serviceAccount = (namespace: string, name: string) => `ServiceAccount/${namespace}/${name}`;
+
+const CLUSTER_GRANTS: readonly BootstrapGrant[] = [
+  { binding: 'cluster-admin', roleKind: 'ClusterRole', role: 'cluster-admin', subjects: [group('system:masters')] },
+  ...['system:basic-user', 'system:discovery', 'system:public-info-viewer'].map(
+    (name): BootstrapGrant => ({
+      binding: name,
+      roleKind: 'ClusterRole',
+      role: name,
+      subjects: [group('system:authenticated'), group('system:unauthenticated')],
+    }),
+  ),
+  {
+    binding: 'system:service-account-issuer-discovery',
+    roleKind: 'ClusterRole',
+    role: 'system:service-account-issuer-discovery',
+    subjects: [group('system:serviceaccounts')],
+  },
+];
+
+const NAMESPACED_GRANTS: Readonly<Record<string, readonly BootstrapGrant[]>> = {
+  'kube-system': [
+    {
+      binding: 'system::extension-apiserver-authentication-reader',
+      roleKind: 'Role',
+      role: 'extension-apiserver-authentication-reader',
+      subjects: [user('system:kube-controller-manager'), user('system:kube-scheduler')],
+    },
+    {
+      binding: 'system::leader-locking-kube-controller-manager',
+      roleKind: 'Role',
+      role: 'system::leader-locking-kube-controller-manager',
+      subjects: [user('system:kube-controller-manager'), serviceAccount('kube-system', 'kube-controller-manager')],
+    },
+    {
+      binding: 'system::leader-locking-kube-scheduler',
+      roleKind: 'Role',
+      role: 'system::leader-locking-kube-scheduler',
+      subjects: [user('system:kube-scheduler'), serviceAccount('kube-system', 'kube-scheduler')],
+    },
+  ],
+};
+
+function grantFor(binding: Binding): BootstrapGrant | undefined {
+  const grants = binding.kind === 'ClusterRoleBinding' ? CLUSTER_GRANTS : (NAMESPACED_GRANTS[binding.namespace] ?? []);
+  return grants.find(
+    (grant) =>
+      grant.binding === binding.name && grant.roleKind === binding.roleRef.kind && grant.role === binding.roleRef.name,
+  );
+}
+
+/** Splits a binding's subjects into Kubernetes' own bootstrap grants and the rest, which the rules judge. */
+export function partitionBootstrapSubjects(binding: Binding): { bootstrap: Subject[]; others: Subject[] } {
+  const grant = grantFor(binding);
+  const bootstrap: Subject[] = [];
+  const others: Subject[] = [];
+  for (const subject of binding.subjects) {
+    (grant?.subjects.includes(subjectKey(subjectRef(subject))) ? bootstrap : others).push(subject);
+  }
+  return { bootstrap, others };
+}

@@ -1,0 +1,28 @@
+import type { RuleId, SubjectRef } from './model.ts';
+
+export interface Violation {
+  readonly rule: RuleId;
+  /** The effective action: what the policy says, lowered to warn by audit mode, an exempt requester or a pre-existing violation. */
+  readonly action: 'deny' | 'warn';
+  readonly subject: SubjectRef;
+  readonly message: string;
+  /** Why a violation the policy would deny is only a warning here. */
+  readonly downgradedBecause?: string;
+}
+
+export interface Decision {
+  readonly allowed: boolean;
+  readonly violations: readonly Violation[];
+  /** Warnings that are not violations, e.g. that no directory checked the groups. */
+  readonly notes: readonly string[];
+  /** Set when the object was not judged, or allowed regardless: which exemption applied and where it is configured. */
+  readonly exemption?: string;
+}
+
+export function allow(notes: readonly string[] = [], exemption?: string): Decision {
+  return { allowed: true, violations: [], notes, ...(exemption ? { exemption } : {}) };
+}
+
+export function deniedViolations(decision: Decision): Violation[] {
+  return decision.violations.filter((violation) => violation.action === 'deny');
+}

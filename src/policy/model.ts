@@ -1,0 +1,46 @@
+/** The policy document (`apiVersion: entra-rbac-guard/v1`, `kind: Policy`) after parsing and defaulting. */
+
+export const RULE_IDS = [
+  'user-subject',
+  'group-format',
+  'group-unknown',
+  'group-not-security-enabled',
+  'directory-unavailable',
+  'cluster-admin',
+  'broad-group',
+  'local-account',
+] as const;
+
+export type RuleId = (typeof RULE_IDS)[number];
+
+/** What a rule's violation does: deny the request, allow it with a warning, or nothing. */
+export type RuleAction = 'deny' | 'warn' | 'off';
+
+export type Mode = 'enforce' | 'audit';
+
+export interface SubjectRef {
+  readonly kind: string;
+  readonly name: string;
+  readonly namespace?: string;
+}
+
+export interface Policy {
+  readonly mode: Mode;
+  /** Entra object IDs of the groups that may hold cluster-admin. */
+  readonly adminGroups: readonly string[];
+  /** ClusterRoles treated as cluster-admin. */
+  readonly clusterAdminRoles: readonly string[];
+  readonly rules: Readonly<Record<RuleId, RuleAction>>;
+  readonly allow: {
+    readonly users: readonly string[];
+    readonly groups: readonly string[];
+    readonly clusterAdminSubjects: readonly SubjectRef[];
+    readonly namespaces: readonly string[];
+    readonly requesters: { readonly usernames: readonly string[]; readonly groups: readonly string[] };
+  };
+  readonly directory: {
+    readonly verify: boolean;
+    readonly requireSecurityEnabled: boolean;
+    readonly onError: 'deny' | 'allow';
+  };
+}

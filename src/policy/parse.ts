@@ -1,0 +1,238 @@
+import { parseDocument } from 'yaml';
+import { RULE_IDS, type Mode, type Policy, type RuleAction, type RuleId, type SubjectRef } from './model.ts';
+import { isEntraObjectId } from './subjects.ts';
+
+export const POLICY_API_VERSION = 'entra-rbac-guard/v1';
+
+export const DEFAULT_POLICY: Policy = {
+  mode: 'enforce',
+  adminGroups: [],
+  clusterAdminRoles: ['cluster-admin'],
+  rules: Object.fromEntries(RULE_IDS.map((rule) => [rule, 'deny'])) as Record<RuleId, RuleAction>,
+  allow: {
+    users: [],
+    groups: [],
+    clusterAdminSubjects: [],
+    namespaces: [],
+    requesters: { usernames: [], groups: [] },
+  },
+  directory: { verify: true, requireSecurityEnabled: true, onError: 'deny' },
+};
+
+export interface PolicyProblem {
+  /** Where, as a dotted path into the document (`rules.user-subjct`), or `(yaml)` for syntax errors. */
+  readonly path: string;
+  readonly message: string;
+}
+
+export type PolicyParseResult =
+  | { readonly ok: true; readonly policy: Policy; readonly warnings: readonly PolicyProblem[] }
+  | { readonly ok: false; readonly errors: readonly PolicyProblem[] };
+
+/** Parses a policy document. Every problem is reported (not only the first), each with its path and the fix. */
+export function parsePolicy(text: string): PolicyParseResult {
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  if (document.errors.length > 0) {
+    return {
+      ok: false,
+      errors: document.errors.map((error) => ({
+        path: '(yaml)',
+        message: `${error.message.split('\n')[0]}${error.linePos ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}` : ''}`,
+      })),
+    };
+  }
+  const reader = new Reader();
+  const policy = reader.policy(document.toJS({ maxAliasCount: 100 }) ?? {});
+  if (reader.errors.length > 0) return { ok: false, errors: reader.errors };
+  return { ok: true, policy, warnings: lockoutWarnings(policy) };
+}
+
+function lockoutWarnings(policy: Policy): PolicyProblem[] {
+  const warnings: PolicyProblem[] = [];
+  if (policy.adminGroups.length === 0 && policy.rules['cluster-admin'] === 'deny') {
+    warnings.push({
+      path: 'adminGroups',
+      message:
+        'is empty while cluster-admin is denied: no new binding can grant cluster-admin to anyone. ' +
+        'Add the object IDs of your AKS admin groups (--aad-admin-group-object-ids)',
+    });
+  }
+  for (const group of policy.allow.requesters.groups) {
+    if (group === 'system:masters' || group === 'system:authenticated') {
+      warnings.push({
+        path: 'allow.requesters.groups',
+        message: `exempts every request made through ${group}: list the specific identities instead`,
+      });
+    }
+  }
+  return warnings;
+}
+
+type Json = unknown;
+
+/** Reads the untyped document field by field, collecting problems instead of stopping at the first. */
+class Reader {
+  readonly errors: PolicyProblem[] = [];
+
+  policy(root: Json): Policy {
+    const doc = this.record(root, '', ['apiVersion', 'kind', 'mode', 'adminGroups', 'clusterAdminRoles', 'rules', 'allow', 'directory']);
+    if (doc['apiVersion'] !== undefined && doc['apiVersion'] !== POLICY_API_VERSION) {
+      this.fail('apiVersion', `must be ${POLICY_API_VERSION}, got ${show(doc['apiVersion'])}`);
+    }
+    if (doc['kind'] !== undefined && doc['kind'] !== 'Policy') this.fail('kind', `must be Policy, got ${show(doc['kind'])}`);
+    const defaults = DEFAULT_POLICY;
+    const allow = this.record(doc['allow'] ?? {}, 'allow', ['users', 'groups', 'clusterAdminSubjects', 'namespaces', 'requesters']);
+    const requesters = this.record(allow['requesters'] ?? {}, 'allow.requesters', ['usernames', 'groups']);
+    const directory = this.record(doc['directory'] ?? {}, 'directory', ['verify', 'requireSecurityEnabled', 'onError']);
+    return {
+      mode: this.oneOf<Mode>(doc['mode'], 'mode', ['enforce', 'audit'], defaults.mode),
+      adminGroups: this.objectIds(doc['adminGroups'], 'adminGroups'),
+      clusterAdminRoles: this.strings(doc['clusterAdminRoles'], 'clusterAdminRoles', defaults.clusterAdminRoles),
+      rules: this.rules(doc['rules']),
+      allow: {
+        users: this.strings(allow['users'], 'allow.users', []),
+        groups: this.strings(allow['groups'], 'allow.groups', []),
+        clusterAdminSubjects: this.subjects(allow['clusterAdminSubjects'], 'allow.clusterAdminSubjects'),
+        namespaces: this.strings(allow['namespaces'], 'allow.namespaces', []),
+        requesters: {
+          usernames: this.strings(requesters['usernames'], 'allow.requesters.usernames', []),
+          groups: this.strings(requesters['groups'], 'allow.requesters.groups', []),
+        },
+      },
+      directory: {
+        verify: this.boolean(directory['verify'], 'directory.verify', defaults.directory.verify),
+        requireSecurityEnabled: this.boolean(
+          directory['requireSecurityEnabled'],
+          'directory.requireSecurityEnabled',
+          defaults.directory.requireSecurityEnabled,
+        ),
+        onError: this.oneOf(directory['onError'], 'directory.onError', ['deny', 'allow'], defaults.directory.onError),
+      },
+    };
+  }
+
+  private rules(value: Json): Record<RuleId, RuleAction> {
+    const rules = { ...DEFAULT_POLICY.rules };
+    const configurable = RULE_IDS.filter((rule) => rule !== 'directory-unavailable');
+    for (const [key, action] of Object.entries(this.record(value ?? {}, 'rules'))) {
+      if (key === 'directory-unavailable') {
+        this.fail('rules.directory-unavailable', 'follows directory.onError: set directory.onError to deny or allow instead');
+      } else if (!(RULE_IDS as readonly string[]).includes(key)) {
+        this.fail(`rules.${key}`, `unknown rule${suggest(key, configurable)}; known rules are ${configurable.join(', ')}`);
+      } else {
+        rules[key as RuleId] = this.oneOf<RuleAction>(action, `rules.${key}`, ['deny', 'warn', 'off'], 'deny');
+      }
+    }
+    return rules;
+  }
+
+  private subjects(value: Json, path: string): SubjectRef[] {
+    return this.list(value, path).flatMap((item, index) => {
+      const at = `${path}[${index}]`;
+      const subject = this.record(item, at, ['kind', 'name', 'namespace', 'apiGroup']);
+      const kind = this.oneOf(subject['kind'], `${at}.kind`, ['User', 'Group', 'ServiceAccount'], undefined);
+      const name = this.string(subject['name'], `${at}.name`);
+      const namespace = subject['namespace'] === undefined ? undefined : this.string(subject['namespace'], `${at}.namespace`);
+      if (kind === 'ServiceAccount' && !namespace) this.fail(`${at}.namespace`, 'is required for a ServiceAccount');
+      if (kind === undefined || name === undefined) return [];
+      return [{ kind, name, ...(namespace ? { namespace } : {}) }];
+    });
+  }
+
+  private objectIds(value: Json, path: string): string[] {
+    const ids = this.strings(value, path, []);
+    ids.forEach((id, index) => {
+      if (!isEntraObjectId(id)) {
+        this.fail(`${path}[${index}]`, `${show(id)} is not an Entra object ID: use the group's object ID as a lower-case GUID (${id.toLowerCase().replace(/[{}]/g, '')} if that is one)`);
+      }
+    });
+    return ids;
+  }
+
+  private record(value: Json, path: string, known?: readonly string[]): Record<string, Json> {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.fail(path || '(document)', `must be a mapping, got ${show(value)}`);
+      return {};
+    }
+    if (known) {
+      for (const key of Object.keys(value)) {
+        if (!known.includes(key)) {
+          this.fail(path ? `${path}.${key}` : key, `unknown field${suggest(key, known)}; known fields are ${known.join(', ')}`);
+        }
+      }
+    }
+    return value as Record<string, Json>;
+  }
+
+  private list(value: Json, path: string): Json[] {
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value)) {
+      this.fail(path, `must be a list, got ${show(value)}`);
+      return [];
+    }
+    return value;
+  }
+
+  private strings(value: Json, path: string, fallback: readonly string[]): string[] {
+    if (value === undefined) return [...fallback];
+    return this.list(value, path).flatMap((item, index) => {
+      const text = this.string(item, `${path}[${index}]`);
+      return text === undefined ? [] : [text];
+    });
+  }
+
+  private string(value: Json, path: string): string | undefined {
+    if (typeof value === 'string' && value !== '') return value;
+    this.fail(path, `must be a non-empty string, got ${show(value)}`);
+    return undefined;
+  }
+
+  private boolean(value: Json, path: string, fallback: boolean): boolean {
+    if (value === undefined) return fallback;
+    if (typeof value === 'boolean') return value;
+    this.fail(path, `must be true or false, got ${show(value)}`);
+    return fallback;
+  }
+
+  private oneOf<T extends string>(value: Json, path: string, allowed: readonly T[], fallback: T): T;
+  private oneOf<T extends string>(value: Json, path: string, allowed: readonly T[], fallback: undefined): T | undefined;
+  private oneOf<T extends string>(value: Json, path: string, allowed: readonly T[], fallback: T | undefined): T | undefined {
+    if (value === undefined && fallback !== undefined) return fallback;
+    if (allowed.includes(value as T)) return value as T;
+    this.fail(path, `must be one of ${allowed.join(', ')}, got ${show(value)}`);
+    return fallback;
+  }
+
+  private fail(path: string, message: string): void {
+    this.errors.push({ path, message });
+  }
+}
+
+function show(value: Json): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return JSON.stringify(value);
+}
+
+function suggest(word: string, candidates: readonly string[]): string {
+  const close = candidates.find((candidate) => editDistance(word, candidate) <= 2);
+  return close ? ` (did you mean ${close}?)` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+export function formatProblems(problems: readonly PolicyProblem[]): string {
+  return problems.map((problem) => `${problem.path}: ${problem.message}`).join('\n');
+}
