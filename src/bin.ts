@@ -9,6 +9,7 @@ const exitCode = await runCli(process.argv.slice(2), {
   env: process.env,
 }).catch((error: unknown) => {
   process.stderr.write(`entra-rbac-guard: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
-  return 70;
+  // A half-started server must not linger: exit now rather than keep listening in an unknown state.
+  process.exit(70);
 });
 process.exitCode = exitCode;

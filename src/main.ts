@@ -1,5 +1,6 @@
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { loadDirectory, loadPolicy } from './config.ts';
 import { buildServer } from './http/server.ts';
@@ -31,12 +32,18 @@ export async function serve(options: ServeOptions): Promise<void> {
   });
   const log = app.log;
   if (loaded.warnings.length > 0) log.warn({ policy: loaded.source }, `policy warning: ${formatProblems(loaded.warnings)}`);
+  // Hooks cannot be added once listening: what is started below is cleaned up through this one.
+  const cleanups: Array<() => Promise<void> | void> = [];
+  app.addHook('onClose', async () => {
+    for (const cleanup of cleanups) await cleanup();
+  });
   await app.listen({ host: options.host, port: options.port });
   const { port } = app.server.address() as AddressInfo;
 
   if (generated) {
     const caPath = join(tmpdir(), `entra-rbac-guard-${port}`, 'ca.crt');
     await writeCaCertificate(caPath, generated.ca);
+    cleanups.push(() => rm(dirname(caPath), { recursive: true, force: true }));
     log.info({ caCertificate: caPath }, `no --tls-cert/--tls-key given: serving a self-signed certificate for 127.0.0.1, ::1 and localhost; its CA certificate is at ${caPath}`);
   } else if (options.tlsCert && options.tlsKey) {
     const stopWatching = watchKeyPair(
@@ -48,7 +55,7 @@ export async function serve(options: ServeOptions): Promise<void> {
       },
       (error) => log.error({ cert: options.tlsCert, error: error.message }, 'TLS certificate change could not be loaded; still serving the previous one'),
     );
-    app.addHook('onClose', async () => stopWatching());
+    cleanups.push(stopWatching);
   }
   log.info({ url: `https://${formatHost(options.host)}:${port}/validate`, policy: loaded.source, mode: loaded.policy.mode, directory: directory?.source ?? 'none' }, 'entra-rbac-guard is serving');
 

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Binding, Subject } from '../src/admission/types.ts';
+import { RBAC_GROUP, type Binding, type Subject, type UserInfo } from '../src/admission/types.ts';
+import type { Review } from '../src/policy/engine.ts';
 import type { DirectoryFacts, GroupFact } from '../src/policy/facts.ts';
-import type { Policy } from '../src/policy/model.ts';
+import type { Policy, RuleAction, RuleId } from '../src/policy/model.ts';
 import { DEFAULT_POLICY } from '../src/policy/parse.ts';
 
 /** AdmissionReviews recorded from a real kube-apiserver 1.20 (../shared/fixtures/admission-reviews). */
@@ -61,3 +62,34 @@ export function directoryFacts(groups: Record<string, GroupFact>, source = 'snap
 
 export const SECURITY_GROUP: GroupFact = { state: 'found', displayName: 'Payments Team', securityEnabled: true };
 export const M365_GROUP: GroupFact = { state: 'found', displayName: 'Payments (Microsoft 365)', securityEnabled: false };
+
+// --- Added for test/policy: small builders for reviews and policy variants (existing helpers above are unchanged). ---
+
+/** A requester that no policy in the tests exempts. */
+export const DEVELOPER: UserInfo = { username: 'dev@contoso.com', groups: [GROUP_ID, 'system:authenticated'] };
+
+/** A CREATE of `binding` by DEVELOPER, as the API server would send it; `overrides` change any field. */
+export function createReview(binding: Binding, overrides: Partial<Review> = {}): Review {
+  return {
+    operation: 'CREATE',
+    kind: { group: RBAC_GROUP, version: 'v1', kind: binding.kind },
+    binding,
+    requester: DEVELOPER,
+    ...overrides,
+  };
+}
+
+/** policyWith() with some rule actions changed. */
+export function policyWithRules(rules: Partial<Record<RuleId, RuleAction>>, overrides: Partial<Policy> = {}): Policy {
+  return policyWith({ ...overrides, rules: { ...DEFAULT_POLICY.rules, ...rules } });
+}
+
+/** policyWith() with some allow-lists set. */
+export function policyWithAllow(allowed: Partial<Policy['allow']>, overrides: Partial<Policy> = {}): Policy {
+  return policyWith({ ...overrides, allow: { ...DEFAULT_POLICY.allow, ...allowed } });
+}
+
+/** policyWith() with some directory settings changed. */
+export function policyWithDirectory(directory: Partial<Policy['directory']>, overrides: Partial<Policy> = {}): Policy {
+  return policyWith({ ...overrides, directory: { ...DEFAULT_POLICY.directory, ...directory } });
+}

@@ -21,8 +21,9 @@ export function encodeDecision(uid: string, apiVersion: string, decision: Decisi
   return { apiVersion, kind: 'AdmissionReview', response };
 }
 
+/** Why a violation was not denied comes first: a warning cut at 256 characters keeps it. */
 export function warningText(violation: Violation): string {
-  return violation.downgradedBecause ? `${violation.message} (not denied: ${violation.downgradedBecause})` : violation.message;
+  return violation.downgradedBecause ? `Not denied because ${violation.downgradedBecause}: ${violation.message}` : violation.message;
 }
 
 /** No newlines (the API server drops such a warning), each cut to 256 characters, all of them within 4 KiB. */
@@ -30,7 +31,9 @@ export function fitWarnings(texts: readonly string[]): string[] {
   const fitted: string[] = [];
   let bytes = 0;
   for (const [index, text] of texts.entries()) {
-    const line = truncate(text.replace(/[\u0000-\u001f\u007f]+/g, ' '), WARNING_MAX_CHARS);
+    // Control characters as the API server's check sees them (Go unicode.IsControl: C0, DEL, C1 incl. U+0085 NEL),
+    // plus the Unicode line and paragraph separators: a warning must stay on one line.
+    const line = truncate(text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' '), WARNING_MAX_CHARS);
     const more = `${texts.length - index} more warnings: see the API server's audit log`;
     const reserve = index < texts.length - 1 ? Buffer.byteLength(more) : 0;
     if (bytes + Buffer.byteLength(line) + reserve > WARNINGS_TOTAL_BYTES) {

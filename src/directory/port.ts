@@ -22,9 +22,20 @@ export async function gatherFacts(
   if (!directory) return NO_DIRECTORY;
   if (needs.groupIds.length === 0) return { source: directory.source, groups: new Map() };
   try {
-    return { source: directory.source, groups: await directory.lookupGroups(needs.groupIds, signal) };
+    return { source: directory.source, groups: await untilAborted(directory.lookupGroups(needs.groupIds, signal), signal) };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     return { source: directory.source, groups: new Map(needs.groupIds.map((id) => [id, { state: 'unavailable', reason }])) };
   }
+}
+
+/** The deadline holds even for a directory that ignores the signal: the review is answered when it aborts. */
+function untilAborted<T>(lookup: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return lookup;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    lookup.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -15,7 +15,8 @@ export const NotFoundError = createError<'ERB_NOT_FOUND', 404, [string, string]>
 
 /** Fastify's own transport errors, reworded so the caller learns what to change. */
 const TRANSPORT_HINTS: Readonly<Record<string, string>> = {
-  FST_ERR_CTP_INVALID_JSON: 'the body is not valid JSON: send the AdmissionReview as JSON',
+  // Fastify 5 names a body that does not parse FST_ERR_CTP_INVALID_JSON_BODY.
+  FST_ERR_CTP_INVALID_JSON_BODY: 'the body is not valid JSON: send the AdmissionReview as JSON',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty: send an AdmissionReview',
   FST_ERR_CTP_BODY_TOO_LARGE: 'the body is larger than the webhook accepts',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'the Content-Type is not application/json: send the AdmissionReview as application/json',

@@ -1,7 +1,7 @@
 /** What the directory said about each Entra group a review names. Gathered at the edge, read by the pure engine. */
 
 export type GroupFact =
-  | { readonly state: 'found'; readonly displayName: string; readonly securityEnabled: boolean }
+  | { readonly state: 'found'; readonly displayName: string; readonly securityEnabled: boolean; readonly stale?: { readonly reason: string } }
   | { readonly state: 'not-found' }
   | { readonly state: 'unavailable'; readonly reason: string };
 

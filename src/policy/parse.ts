@@ -1,6 +1,6 @@
-import { parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { RULE_IDS, type Mode, type Policy, type RuleAction, type RuleId, type SubjectRef } from './model.ts';
-import { isEntraObjectId } from './subjects.ts';
+import { canonicalGuidOf, isEntraObjectId } from './subjects.ts';
 
 export const POLICY_API_VERSION = 'entra-rbac-guard/v1';
 
@@ -31,14 +31,16 @@ export type PolicyParseResult =
 
 /** Parses a policy document. Every problem is reported (not only the first), each with its path and the fix. */
 export function parsePolicy(text: string): PolicyParseResult {
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  // prettyErrors: false leaves error.linePos unset, so positions come from our own LineCounter.
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (document.errors.length > 0) {
     return {
       ok: false,
-      errors: document.errors.map((error) => ({
-        path: '(yaml)',
-        message: `${error.message.split('\n')[0]}${error.linePos ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}` : ''}`,
-      })),
+      errors: document.errors.map((error) => {
+        const { line, col } = error.linePos?.[0] ?? lineCounter.linePos(error.pos[0]);
+        return { path: '(yaml)', message: `${error.message.split('\n')[0]} at line ${line}, column ${col}` };
+      }),
     };
   }
   const reader = new Reader();
@@ -143,7 +145,13 @@ class Reader {
     const ids = this.strings(value, path, []);
     ids.forEach((id, index) => {
       if (!isEntraObjectId(id)) {
-        this.fail(`${path}[${index}]`, `${show(id)} is not an Entra object ID: use the group's object ID as a lower-case GUID (${id.toLowerCase().replace(/[{}]/g, '')} if that is one)`);
+        // Suggest a spelling only for a GUID written differently; a lower-cased display name is not an object ID.
+        const canonical = canonicalGuidOf(id);
+        this.fail(
+          `${path}[${index}]`,
+          `${show(id)} is not an Entra object ID: use the group's object ID as a lower-case GUID` +
+            (canonical ? ` (${canonical})` : ' (a display name never appears in the groups claim)'),
+        );
       }
     });
     return ids;
