@@ -1,0 +1,73 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Decision } from '../policy/decision.ts';
+import type { BreakerState } from '../directory/breaker.ts';
+
+/**
+ * Prometheus metrics, on a Registry that is passed around (never prom-client's global one), so tests and several
+ * servers in one process do not share counters. `/metrics` serves `registry.metrics()` with `registry.contentType`.
+ */
+export interface Metrics {
+  readonly registry: Registry;
+  /** Admission decisions by result (`allowed`, `denied`) and mode. */
+  readonly decisions: Counter<'result' | 'mode'>;
+  /** Violations by rule and effective action (`deny`, `warn`): a decision with two violations counts twice here. */
+  readonly violations: Counter<'rule' | 'action'>;
+  /** Time to answer /validate, by result. */
+  readonly requestDuration: Histogram<'result'>;
+  /**
+   * Directory lookups by outcome, one per group ID asked: `hit` (fresh cache entry), `stale` (expired entry served
+   * while Graph failed), `miss` (answered by Graph), `error` (Graph could not answer) and `throttled` (Graph throttled,
+   * or the breaker is holding calls back for a Retry-After). A stale answer is counted as `error`/`throttled` by the
+   * Graph directory and as `stale` by the cache.
+   */
+  readonly directoryLookups: Counter<'outcome'>;
+  /** Time of each Graph HTTP call, by operation (`group`, `batch`) and outcome (`ok`, `error`, `throttled`, `timeout`). */
+  readonly directoryRequestDuration: Histogram<'operation' | 'outcome'>;
+  /** Entries in the directory cache, fresh and expired-but-kept-for-stale-if-error. */
+  readonly directoryCacheEntries: Gauge;
+  /** 0 closed, 1 open, 2 half-open. */
+  readonly directoryCircuitState: Gauge;
+}
+
+export type DirectoryLookupOutcome = 'hit' | 'stale' | 'miss' | 'error' | 'throttled';
+
+const PREFIX = 'entra_rbac_guard_';
+
+export function createMetrics(registry: Registry = new Registry(), options: { readonly processMetrics?: boolean } = {}): Metrics {
+  if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  const registers = [registry];
+  return {
+    registry,
+    decisions: new Counter({ name: `${PREFIX}admission_decisions_total`, help: 'Admission decisions, by result and policy mode.', labelNames: ['result', 'mode'] as const, registers }),
+    violations: new Counter({ name: `${PREFIX}admission_violations_total`, help: 'Policy violations found, by rule and effective action.', labelNames: ['rule', 'action'] as const, registers }),
+    requestDuration: new Histogram({
+      name: `${PREFIX}admission_request_duration_seconds`,
+      help: 'Time to answer an AdmissionReview, from decoded request to encoded answer.',
+      labelNames: ['result'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    directoryLookups: new Counter({ name: `${PREFIX}directory_lookups_total`, help: 'Group lookups, by outcome: hit, stale, miss, error, throttled.', labelNames: ['outcome'] as const, registers }),
+    directoryRequestDuration: new Histogram({
+      name: `${PREFIX}directory_request_duration_seconds`,
+      help: 'Time of each Microsoft Graph call, by operation and outcome.',
+      labelNames: ['operation', 'outcome'] as const,
+      buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8],
+      registers,
+    }),
+    directoryCacheEntries: new Gauge({ name: `${PREFIX}directory_cache_entries`, help: 'Groups held in the directory cache.', registers }),
+    directoryCircuitState: new Gauge({ name: `${PREFIX}directory_circuit_state`, help: 'Circuit breaker in front of Microsoft Graph: 0 closed, 1 open, 2 half-open.', registers }),
+  };
+}
+
+/** Counts one answered review. `mode` is the policy's (`enforce`, `audit`). */
+export function observeDecision(metrics: Metrics, decision: Decision, mode: string, elapsedSeconds: number): void {
+  const result = decision.allowed ? 'allowed' : 'denied';
+  metrics.decisions.inc({ result, mode });
+  for (const violation of decision.violations) metrics.violations.inc({ rule: violation.rule, action: violation.action });
+  metrics.requestDuration.observe({ result }, elapsedSeconds);
+}
+
+export function circuitStateValue(state: BreakerState): number {
+  return state === 'closed' ? 0 : state === 'open' ? 1 : 2;
+}
