@@ -3,9 +3,13 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvalidInputError } from './admission/binding.ts';
 import { readManifests } from './check/manifests.ts';
 import { checkManifests } from './check/run-check.ts';
-import { loadDirectory, loadPolicy } from './config.ts';
+import { loadDirectory, loadPolicy, parseDuration, type DirectoryOptions } from './config.ts';
+import { CLOUD_NAMES, type Cloud } from './directory/credentials.ts';
+import { exportSnapshot } from './directory/export.ts';
 import { serve } from './main.ts';
 import { DEFAULT_POLICY_YAML } from './policy/default-policy.ts';
+import type { Policy } from './policy/model.ts';
+import type { Metrics } from './telemetry/metrics.ts';
 import { jsonReport } from './report/json.ts';
 import { tableReport } from './report/table.ts';
 
@@ -23,16 +27,24 @@ const USAGE = `Usage: entra-rbac-guard <command> [options]
 
 Commands:
   serve    Run the admission webhook (HTTPS).
-           [--policy FILE] [--directory FILE] [--port N] [--host H] [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]
+           [--policy FILE] [DIRECTORY OPTIONS] [--port N] [--host H] [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]
            Without --tls-cert/--tls-key it serves a self-signed certificate and logs where its CA certificate is.
   check    Judge manifests offline, as the webhook would: YAML or JSON files, directories, or - for standard input.
-           [--policy FILE] [--directory FILE] [--output table|json] [--namespace NS] PATH... | -
+           [--policy FILE] [DIRECTORY OPTIONS] [--output table|json] [--namespace NS] PATH... | -
            Exit 0: nothing denied; 1: something denied; 2: usage or input error.
   policy validate FILE   Check a policy file and list every problem with its path.
   policy default         Print the embedded default policy, with comments.
+  directory export [DIRECTORY OPTIONS] [--id ID]... [PATH... | -]
+           Look up the given group IDs, and every Entra group that the bindings in PATH name, and print them as an
+           offline snapshot for --directory.
 
-Options of serve can also be set in the environment: ENTRA_RBAC_GUARD_POLICY, ENTRA_RBAC_GUARD_DIRECTORY,
-ENTRA_RBAC_GUARD_PORT, ENTRA_RBAC_GUARD_HOST, ENTRA_RBAC_GUARD_TLS_CERT, ENTRA_RBAC_GUARD_TLS_KEY, ENTRA_RBAC_GUARD_LOG_LEVEL.
+Directory options: --directory FILE (an offline snapshot), or Microsoft Graph with the credentials in the standard
+Azure environment variables (AZURE_CLIENT_ID, AZURE_TENANT_ID, and AZURE_FEDERATED_TOKEN_FILE or AZURE_CLIENT_SECRET):
+  --cloud public|usgov|usgov-dod|china  --graph-endpoint URL  --managed-identity
+  --cache-ttl 10m  --negative-cache-ttl 1m  --stale-if-error 1h
+
+Every option can also be set in the environment as ENTRA_RBAC_GUARD_<OPTION>, e.g. ENTRA_RBAC_GUARD_TLS_CERT,
+ENTRA_RBAC_GUARD_GRAPH_ENDPOINT; a flag wins over the environment.
 `;
 
 class UsageError extends Error {}
@@ -48,6 +60,8 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
         return await checkCommand(rest, io);
       case 'policy':
         return await policyCommand(rest, io);
+      case 'directory':
+        return await directoryCommand(rest, io);
       case '--version':
       case 'version':
         io.stdout(`${packageVersion()}\n`);
@@ -66,44 +80,92 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       io.stderr(`entra-rbac-guard: ${error.message}\n\n${USAGE}`);
       return EXIT.usage;
     }
-    if (error instanceof InvalidInputError) {
-      io.stderr(`entra-rbac-guard: ${error.message}\n`);
+    if (error instanceof InvalidInputError || (error as { code?: string }).code === 'ERB_DIRECTORY_CONFIG') {
+      io.stderr(`entra-rbac-guard: ${(error as Error).message}\n`);
       return EXIT.usage;
     }
     throw error;
   }
 }
 
-/** Every option of ours takes a string value. */
-function parse(
-  args: readonly string[],
-  options: NonNullable<ParseArgsConfig['options']>,
-  allowPositionals: boolean,
-): { values: Record<string, string | undefined>; positionals: string[] } {
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+interface Parsed {
+  /** A flag, else its ENTRA_RBAC_GUARD_<NAME> environment variable. */
+  readonly option: (name: string) => string | undefined;
+  readonly flag: (name: string) => boolean;
+  /** A repeatable flag's values. */
+  readonly list: (name: string) => string[];
+  readonly positionals: string[];
+}
+
+function parse(args: readonly string[], options: Options, allowPositionals: boolean, env: NodeJS.ProcessEnv): Parsed {
+  let parsed;
   try {
-    const { values, positionals } = parseArgs({ args: [...args], options, allowPositionals, strict: true });
-    return { values: values as Record<string, string | undefined>, positionals };
+    parsed = parseArgs({ args: [...args], options, allowPositionals, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const fromEnv = (name: string) => env[`ENTRA_RBAC_GUARD_${name.toUpperCase().replaceAll('-', '_')}`];
+  return {
+    option: (name) => {
+      const value = values[name];
+      return typeof value === 'string' ? value : fromEnv(name);
+    },
+    flag: (name) => values[name] === true || ['1', 'true', 'yes'].includes(fromEnv(name) ?? ''),
+    list: (name) => {
+      const value = values[name];
+      return Array.isArray(value) ? value : [];
+    },
+    positionals: parsed.positionals,
+  };
+}
+
+const DIRECTORY_OPTIONS: Options = {
+  directory: { type: 'string' },
+  cloud: { type: 'string' },
+  'graph-endpoint': { type: 'string' },
+  'managed-identity': { type: 'boolean' },
+  'cache-ttl': { type: 'string' },
+  'negative-cache-ttl': { type: 'string' },
+  'stale-if-error': { type: 'string' },
+};
+
+function directoryOptions(parsed: Parsed, env: NodeJS.ProcessEnv, metrics?: Metrics): DirectoryOptions {
+  const cloud = parsed.option('cloud');
+  if (cloud !== undefined && !(CLOUD_NAMES as string[]).includes(cloud)) {
+    throw new UsageError(`--cloud must be one of ${CLOUD_NAMES.join(', ')}, got "${cloud}"`);
+  }
+  return {
+    file: parsed.option('directory'),
+    cloud: cloud as Cloud | undefined,
+    graphEndpoint: parsed.option('graph-endpoint'),
+    managedIdentity: parsed.flag('managed-identity'),
+    positiveTtlMs: parseDuration(parsed.option('cache-ttl'), '--cache-ttl'),
+    negativeTtlMs: parseDuration(parsed.option('negative-cache-ttl'), '--negative-cache-ttl'),
+    staleIfErrorMs: parseDuration(parsed.option('stale-if-error'), '--stale-if-error'),
+    metrics,
+    env,
+  };
 }
 
 async function serveCommand(args: readonly string[], io: Io): Promise<void> {
-  const { values } = parse(
+  const parsed = parse(
     args,
     {
       policy: { type: 'string' },
-      directory: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'log-level': { type: 'string' },
+      ...DIRECTORY_OPTIONS,
     },
     false,
+    io.env,
   );
-  const option = (name: string): string | undefined =>
-    values[name] ?? io.env[`ENTRA_RBAC_GUARD_${name.toUpperCase().replaceAll('-', '_')}`];
+  const { option } = parsed;
   const port = Number(option('port') ?? 8443);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got "${option('port')}"`);
   const tlsCert = option('tls-cert');
@@ -115,7 +177,7 @@ async function serveCommand(args: readonly string[], io: Io): Promise<void> {
   }
   await serve({
     policy: option('policy'),
-    directory: option('directory'),
+    directory: (metrics) => directoryOptions(parsed, io.env, metrics),
     host: option('host') ?? '127.0.0.1',
     port,
     tlsCert,
@@ -125,24 +187,26 @@ async function serveCommand(args: readonly string[], io: Io): Promise<void> {
 }
 
 async function checkCommand(args: readonly string[], io: Io): Promise<number> {
-  const { values, positionals } = parse(
+  const parsed = parse(
     args,
     {
       policy: { type: 'string' },
-      directory: { type: 'string' },
-      output: { type: 'string', default: 'table' },
-      namespace: { type: 'string', default: 'default' },
+      output: { type: 'string' },
+      namespace: { type: 'string' },
+      ...DIRECTORY_OPTIONS,
     },
     true,
+    io.env,
   );
-  if (positionals.length === 0) throw new UsageError('check needs at least one PATH, or - to read standard input');
-  if (values['output'] !== 'table' && values['output'] !== 'json') throw new UsageError(`--output must be table or json, got "${values['output']}"`);
-  const loaded = await loadPolicy(values['policy']);
+  const output = parsed.option('output') ?? 'table';
+  if (parsed.positionals.length === 0) throw new UsageError('check needs at least one PATH, or - to read standard input');
+  if (output !== 'table' && output !== 'json') throw new UsageError(`--output must be table or json, got "${output}"`);
+  const loaded = await loadPolicy(parsed.option('policy'));
   for (const warning of loaded.warnings) io.stderr(`warning: policy ${loaded.source}: ${warning.path}: ${warning.message}\n`);
-  const directory = await loadDirectory(values['directory']);
-  const objects = await readManifests(positionals, io.readStdin);
-  const outcome = await checkManifests(objects, loaded.policy, directory, values['namespace'] ?? 'default');
-  io.stdout(values['output'] === 'json' ? jsonReport(outcome) : tableReport(outcome));
+  const { directory } = await loadDirectory(loaded.policy, directoryOptions(parsed, io.env));
+  const objects = await readManifests(parsed.positionals, io.readStdin);
+  const outcome = await checkManifests(objects, loaded.policy, directory, parsed.option('namespace') ?? 'default');
+  io.stdout(output === 'json' ? jsonReport(outcome) : tableReport(outcome));
   return outcome.checked.some((entry) => !entry.decision.allowed) ? EXIT.denied : EXIT.ok;
 }
 
@@ -159,6 +223,23 @@ async function policyCommand(args: readonly string[], io: Io): Promise<number> {
     return EXIT.ok;
   }
   throw new UsageError('policy takes `validate FILE` or `default`');
+}
+
+async function directoryCommand(args: readonly string[], io: Io): Promise<number> {
+  const [subcommand, ...rest] = args;
+  if (subcommand !== 'export') throw new UsageError('directory takes `export [--id ID]... [PATH... | -]`');
+  const parsed = parse(rest, { id: { type: 'string', multiple: true }, policy: { type: 'string' }, ...DIRECTORY_OPTIONS }, true, io.env);
+  const ids = parsed.list('id');
+  if (ids.length === 0 && parsed.positionals.length === 0) throw new UsageError('directory export needs --id ID or manifests (PATH... or -) naming groups');
+  const loaded = await loadPolicy(parsed.option('policy'));
+  const policy: Policy = { ...loaded.policy, directory: { ...loaded.policy.directory, verify: true } };
+  const { directory, description } = await loadDirectory(policy, directoryOptions(parsed, io.env));
+  if (!directory) throw new InvalidInputError('directory export', `no directory to export from (${description})`);
+  const objects = await readManifests(parsed.positionals, io.readStdin);
+  const result = await exportSnapshot(ids, objects, policy, directory);
+  for (const problem of result.problems) io.stderr(`entra-rbac-guard: ${problem}\n`);
+  io.stdout(result.yaml);
+  return result.problems.length > 0 ? EXIT.usage : EXIT.ok;
 }
 
 function packageVersion(): string {

@@ -1,10 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidInputError } from './admission/binding.ts';
-import { SnapshotDirectory } from './directory/snapshot.ts';
+import { CachedDirectory } from './directory/cache.ts';
+import { credentialFromEnvironment, resolveEndpoints, type Cloud } from './directory/credentials.ts';
+import { GraphDirectory } from './directory/graph.ts';
 import type { Directory } from './directory/port.ts';
+import { SnapshotDirectory } from './directory/snapshot.ts';
 import { DEFAULT_POLICY_YAML } from './policy/default-policy.ts';
 import type { Policy } from './policy/model.ts';
 import { formatProblems, parsePolicy, type PolicyProblem } from './policy/parse.ts';
+import type { Metrics } from './telemetry/metrics.ts';
 
 export interface LoadedPolicy {
   readonly policy: Policy;
@@ -31,9 +35,77 @@ export async function loadPolicy(path: string | undefined): Promise<LoadedPolicy
   return { policy: result.policy, source, warnings: result.warnings };
 }
 
-/** The directory the options name: an offline snapshot with --directory FILE; Microsoft Graph comes later. */
-export async function loadDirectory(path: string | undefined): Promise<Directory | undefined> {
-  return path ? SnapshotDirectory.fromFile(path) : undefined;
+export interface DirectoryOptions {
+  /** `--directory FILE`: an offline snapshot, which wins over Graph. */
+  readonly file?: string | undefined;
+  readonly cloud?: Cloud | undefined;
+  readonly graphEndpoint?: string | undefined;
+  readonly managedIdentity?: boolean | undefined;
+  readonly positiveTtlMs?: number | undefined;
+  readonly negativeTtlMs?: number | undefined;
+  readonly staleIfErrorMs?: number | undefined;
+  readonly metrics?: Metrics | undefined;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export interface LoadedDirectory {
+  readonly directory: Directory | undefined;
+  /** For the startup log: where group facts come from, and with which identity (never a secret). */
+  readonly description: string;
+}
+
+/**
+ * The directory `serve`, `check` and `directory export` share: a snapshot file when given; else Microsoft Graph,
+ * cached, with the credentials the standard Azure environment variables describe; else none, and decisions say that
+ * groups were not checked. A half-configured identity or a bad endpoint is an error naming what to fix.
+ */
+export async function loadDirectory(policy: Policy, options: DirectoryOptions): Promise<LoadedDirectory> {
+  if (options.file) {
+    const snapshot = await SnapshotDirectory.fromFile(options.file);
+    return { directory: snapshot, description: snapshot.source };
+  }
+  if (!policy.directory.verify) return { directory: undefined, description: 'none: the policy sets directory.verify to false' };
+  const endpoints = resolveEndpoints({ cloud: options.cloud, graphEndpoint: options.graphEndpoint }, options.env);
+  const chosen = credentialFromEnvironment(
+    {
+      authorityHost: endpoints.authorityHost,
+      disableInstanceDiscovery: endpoints.disableInstanceDiscovery,
+      managedIdentity: options.managedIdentity ?? false,
+    },
+    options.env,
+  );
+  if (!chosen) {
+    return {
+      directory: undefined,
+      description:
+        'none: no --directory FILE and no Azure credentials (AZURE_CLIENT_ID, AZURE_TENANT_ID with AZURE_FEDERATED_TOKEN_FILE or AZURE_CLIENT_SECRET)',
+    };
+  }
+  const graph = new GraphDirectory({
+    credential: chosen.credential,
+    graphEndpoint: endpoints.graphEndpoint,
+    scope: endpoints.scope,
+    metrics: options.metrics,
+  });
+  const directory = new CachedDirectory(graph, {
+    positiveTtlMs: options.positiveTtlMs,
+    negativeTtlMs: options.negativeTtlMs,
+    staleIfErrorMs: options.staleIfErrorMs,
+    metrics: options.metrics,
+  });
+  return {
+    directory,
+    description: `Microsoft Graph at ${endpoints.graphEndpoint} (GET /groups/{id} and $batch; needs GroupMember.Read.All) as ${chosen.description}`,
+  };
+}
+
+/** `90s`, `10m`, `1h`, `500ms` → milliseconds; undefined when not given. */
+export function parseDuration(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const match = /^(\d+)(ms|s|m|h)$/.exec(value.trim());
+  if (!match) throw new InvalidInputError(name, `"${value}" is not a duration: write it like 500ms, 30s, 10m or 1h`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  return Number(match[1]) * unit;
 }
 
 function indent(text: string): string {

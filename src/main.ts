@@ -2,15 +2,18 @@ import { tmpdir } from 'node:os';
 import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { loadDirectory, loadPolicy } from './config.ts';
+import { Registry } from 'prom-client';
+import { loadDirectory, loadPolicy, type DirectoryOptions } from './config.ts';
 import { buildServer } from './http/server.ts';
 import { generateSelfSigned, loadKeyPair, watchKeyPair, writeCaCertificate, type KeyPair } from './http/tls.ts';
 import { formatProblems } from './policy/parse.ts';
 import { loggerOptions } from './telemetry/logger.ts';
+import { createMetrics, type Metrics } from './telemetry/metrics.ts';
 
 export interface ServeOptions {
   readonly policy?: string | undefined;
-  readonly directory?: string | undefined;
+  /** Directory options, given the metrics the directory reports to. */
+  readonly directory: (metrics: Metrics) => DirectoryOptions;
   readonly host: string;
   readonly port: number;
   readonly tlsCert?: string | undefined;
@@ -21,12 +24,14 @@ export interface ServeOptions {
 /** The composition root of `serve`: reads configuration once, wires the server, handles SIGTERM. */
 export async function serve(options: ServeOptions): Promise<void> {
   const loaded = await loadPolicy(options.policy);
-  const directory = await loadDirectory(options.directory);
+  const metrics = createMetrics(new Registry(), { processMetrics: true });
+  const { directory, description } = await loadDirectory(loaded.policy, options.directory(metrics));
   const { pair, generated } = await certificate(options);
   const app = buildServer({
     tls: pair,
     currentPolicy: () => loaded.policy,
     directory,
+    metrics,
     readiness: () => ({ ready: true, detail: { policy: loaded.source, mode: loaded.policy.mode } }),
     logger: loggerOptions(options.logLevel),
   });
@@ -57,7 +62,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     );
     cleanups.push(stopWatching);
   }
-  log.info({ url: `https://${formatHost(options.host)}:${port}/validate`, policy: loaded.source, mode: loaded.policy.mode, directory: directory?.source ?? 'none' }, 'entra-rbac-guard is serving');
+  log.info({ url: `https://${formatHost(options.host)}:${port}/validate`, policy: loaded.source, mode: loaded.policy.mode, directory: description }, 'entra-rbac-guard is serving');
 
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down: no new requests, finishing those in flight');

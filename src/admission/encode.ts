@@ -48,10 +48,14 @@ export function fitWarnings(texts: readonly string[]): string[] {
 
 /** Keys become `<webhook name>/<key>`: rule IDs are valid qualified names. */
 function annotationsFor(decision: Decision): Record<string, string> | undefined {
-  if (decision.violations.length === 0) return undefined;
+  const stale = decision.staleGroups ?? [];
+  if (decision.violations.length === 0 && stale.length === 0) return undefined;
   const annotations: Record<string, string> = {
-    decision: decision.allowed ? 'allowed-with-violations' : 'denied',
+    decision: decision.allowed ? (decision.violations.length > 0 ? 'allowed-with-violations' : 'allowed') : 'denied',
   };
+  if (stale.length > 0) {
+    annotations['directory-stale'] = truncate(stale.map(({ id, reason }) => `${id}: ${reason}`).join(' | '), ANNOTATION_MAX_CHARS);
+  }
   for (const violation of decision.violations) {
     const entry = `${violation.action}: ${violation.message}`;
     const previous = annotations[violation.rule];

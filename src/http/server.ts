@@ -4,6 +4,8 @@ import type { Directory } from '../directory/port.ts';
 import type { Policy } from '../policy/model.ts';
 import { NotFoundError, handleError } from './errors.ts';
 import { healthRoutes, type Readiness } from './health-route.ts';
+import { metricsRoute } from './metrics-route.ts';
+import type { Metrics } from '../telemetry/metrics.ts';
 import { validateRoute } from './validate-route.ts';
 
 /**
@@ -20,6 +22,8 @@ export interface ServerDependencies {
   readonly currentPolicy: () => Policy;
   readonly directory?: Directory | undefined;
   readonly readiness?: () => Readiness;
+  /** Served on GET /metrics and fed by every decision; none when omitted. */
+  readonly metrics?: Metrics | undefined;
   readonly logger?: FastifyServerOptions['logger'];
 }
 
@@ -46,7 +50,8 @@ export function buildServer(deps: ServerDependencies): WebhookServer {
   app.setNotFoundHandler((request) => {
     throw new NotFoundError(request.method, request.url);
   });
-  void app.register(validateRoute, { currentPolicy: deps.currentPolicy, directory: deps.directory });
+  void app.register(validateRoute, { currentPolicy: deps.currentPolicy, directory: deps.directory, metrics: deps.metrics });
+  if (deps.metrics) void app.register(metricsRoute, { registry: deps.metrics.registry });
   void app.register(healthRoutes, { readiness: deps.readiness ?? (() => ({ ready: true, detail: {} })) });
   return app;
 }

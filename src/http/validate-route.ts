@@ -8,17 +8,19 @@ import type { Decision } from '../policy/decision.ts';
 import { evaluate } from '../policy/engine.ts';
 import type { Policy } from '../policy/model.ts';
 import { factsNeeded } from '../policy/needs.ts';
+import { observeDecision, type Metrics } from '../telemetry/metrics.ts';
 import { InvalidReviewError } from './errors.ts';
 
 export interface ValidateRouteOptions {
   readonly currentPolicy: () => Policy;
   readonly directory: Directory | undefined;
+  readonly metrics?: Metrics | undefined;
 }
 
 /** The API server's default webhook timeout when it does not send ?timeout=. */
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-export async function validateRoute(app: FastifyInstance, { currentPolicy, directory }: ValidateRouteOptions): Promise<void> {
+export async function validateRoute(app: FastifyInstance, { currentPolicy, directory, metrics }: ValidateRouteOptions): Promise<void> {
   app.post<{ Querystring: { timeout?: string } }>('/validate', async (request) => {
     let change: AdmissionChange;
     try {
@@ -35,7 +37,9 @@ export async function validateRoute(app: FastifyInstance, { currentPolicy, direc
       AbortSignal.timeout(lookupDeadlineMs(request.query.timeout)),
     );
     const decision = evaluate(change, policy, facts);
-    request.log.info(decisionLogLine(change, decision, performance.now() - started), 'decision');
+    const elapsedMs = performance.now() - started;
+    if (metrics) observeDecision(metrics, decision, policy.mode, elapsedMs / 1000);
+    request.log.info(decisionLogLine(change, decision, elapsedMs), 'decision');
     return encodeDecision(change.uid, change.apiVersion, decision);
   });
 }

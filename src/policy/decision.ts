@@ -17,6 +17,8 @@ export interface Decision {
   readonly notes: readonly string[];
   /** Set when the object was not judged, or allowed regardless: which exemption applied and where it is configured. */
   readonly exemption?: string;
+  /** Groups judged on a cached answer because the directory could not answer now (stale-if-error), with why. */
+  readonly staleGroups?: readonly { readonly id: string; readonly reason: string }[];
 }
 
 export function allow(notes: readonly string[] = [], exemption?: string): Decision {

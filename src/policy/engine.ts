@@ -42,10 +42,12 @@ export function evaluate(review: Review, policy: Policy, facts: DirectoryFacts):
     ]),
   );
   const { bootstrap, others } = partitionBootstrapSubjects(binding);
+  const staleGroups = staleAnswers(binding, policy, facts);
   return {
     allowed: violations.every((violation) => violation.action !== 'deny'),
     violations,
-    notes: directoryNotes(binding, policy, facts),
+    notes: [...directoryNotes(binding, policy, facts), ...staleGroups.map(staleNote)],
+    ...(staleGroups.length > 0 ? { staleGroups } : {}),
     ...(bootstrap.length > 0 && others.length === 0 ? { exemption: 'Kubernetes bootstrap binding (kube-apiserver default RBAC)' } : {}),
     ...(exemptRequester && violations.length === 0 ? { exemption: `requester is exempt (${exemptRequester})` } : {}),
   };
@@ -89,6 +91,18 @@ function requesterExemption(requester: UserInfo | undefined, policy: Policy): st
   }
   const group = requester.groups.find((name) => policy.allow.requesters.groups.includes(name));
   return group === undefined ? undefined : `group ${group} is in allow.requesters.groups`;
+}
+
+function staleAnswers(binding: Binding, policy: Policy, facts: DirectoryFacts): { id: string; reason: string }[] {
+  if (!policy.directory.verify || facts.source === undefined) return [];
+  return entraGroupSubjects(binding, policy).flatMap((subject) => {
+    const fact = facts.groups.get(subject.name);
+    return fact?.state === 'found' && fact.stale ? [{ id: subject.name, reason: fact.stale.reason }] : [];
+  });
+}
+
+function staleNote({ id, reason }: { id: string; reason: string }): string {
+  return `Group "${id}" was judged on a cached directory answer: Microsoft Entra ID could not be asked now (${reason})`;
 }
 
 function directoryNotes(binding: Binding, policy: Policy, facts: DirectoryFacts): string[] {
