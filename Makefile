@@ -40,3 +40,6 @@ lint: typecheck ## Type-check (tsc --noEmit)
 
 clean: ## Remove build output
 	rm -rf dist
+
+bench: build ## Benchmarks: limit vs us, cold directory, engine alone, memory; prints ratios, writes bench/results.json
+	$(NPM) run bench
