@@ -24,9 +24,16 @@ export async function gatherFacts(
   try {
     return { source: directory.source, groups: await untilAborted(directory.lookupGroups(needs.groupIds, signal), signal) };
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return { source: directory.source, groups: new Map(needs.groupIds.map((id) => [id, { state: 'unavailable', reason }])) };
+    return { source: directory.source, groups: new Map(needs.groupIds.map((id) => [id, { state: 'unavailable', reason: failureReason(error, directory) }])) };
   }
+}
+
+/** The deadline's own error says only "The operation was aborted due to timeout": say what happened instead. */
+function failureReason(error: unknown, directory: Directory): string {
+  const name = error instanceof Error ? error.name : undefined;
+  if (name === 'TimeoutError') return `${directory.source} did not answer before the review's deadline`;
+  if (name === 'AbortError') return `the lookup in ${directory.source} was cancelled`;
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** The deadline holds even for a directory that ignores the signal: the review is answered when it aborts. */
