@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { InvalidInputError } from './admission/binding.ts';
+import { CircuitBreaker, type BreakerState } from './directory/breaker.ts';
 import { CachedDirectory } from './directory/cache.ts';
 import { credentialFromEnvironment, resolveEndpoints, type Cloud } from './directory/credentials.ts';
 import { GraphDirectory } from './directory/graph.ts';
@@ -8,7 +9,7 @@ import { SnapshotDirectory } from './directory/snapshot.ts';
 import { DEFAULT_POLICY_YAML } from './policy/default-policy.ts';
 import type { Policy } from './policy/model.ts';
 import { formatProblems, parsePolicy, type PolicyProblem } from './policy/parse.ts';
-import type { Metrics } from './telemetry/metrics.ts';
+import { circuitStateValue, type Metrics } from './telemetry/metrics.ts';
 
 export interface LoadedPolicy {
   readonly policy: Policy;
@@ -45,6 +46,8 @@ export interface DirectoryOptions {
   readonly negativeTtlMs?: number | undefined;
   readonly staleIfErrorMs?: number | undefined;
   readonly metrics?: Metrics | undefined;
+  /** Told when Microsoft Graph starts or stops answering (the circuit breaker opens, probes, closes). */
+  readonly onDirectoryStateChange?: ((state: BreakerState, reason: string) => void) | undefined;
   readonly env: NodeJS.ProcessEnv;
 }
 
@@ -81,11 +84,18 @@ export async function loadDirectory(policy: Policy, options: DirectoryOptions): 
         'none: no --directory FILE and no Azure credentials (AZURE_CLIENT_ID, AZURE_TENANT_ID with AZURE_FEDERATED_TOKEN_FILE or AZURE_CLIENT_SECRET)',
     };
   }
+  const breaker = new CircuitBreaker({
+    onStateChange: (state, reason) => {
+      options.metrics?.directoryCircuitState.set(circuitStateValue(state));
+      options.onDirectoryStateChange?.(state, reason);
+    },
+  });
   const graph = new GraphDirectory({
     credential: chosen.credential,
     graphEndpoint: endpoints.graphEndpoint,
     scope: endpoints.scope,
     metrics: options.metrics,
+    breaker,
   });
   const directory = new CachedDirectory(graph, {
     positiveTtlMs: options.positiveTtlMs,

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { loadDirectory, loadPolicy, type DirectoryOptions } from './config.ts';
-import { buildServer } from './http/server.ts';
+import { buildServer, type WebhookServer } from './http/server.ts';
 import { generateSelfSigned, loadKeyPair, watchKeyPair, writeCaCertificate, type KeyPair } from './http/tls.ts';
 import { formatProblems } from './policy/parse.ts';
 import { loggerOptions } from './telemetry/logger.ts';
@@ -25,7 +25,15 @@ export interface ServeOptions {
 export async function serve(options: ServeOptions): Promise<void> {
   const loaded = await loadPolicy(options.policy);
   const metrics = createMetrics(new Registry(), { processMetrics: true });
-  const { directory, description } = await loadDirectory(loaded.policy, options.directory(metrics));
+  // The logger exists once the server does; until then nothing can change state.
+  let log: WebhookServer['log'] | undefined;
+  const { directory, description } = await loadDirectory(loaded.policy, {
+    ...options.directory(metrics),
+    onDirectoryStateChange: (state, reason) =>
+      state === 'closed'
+        ? log?.info({ directoryState: state, reason }, 'Microsoft Graph answers again')
+        : log?.warn({ directoryState: state, reason }, 'Microsoft Graph is not answering: lookups wait for the circuit breaker'),
+  });
   const { pair, generated } = await certificate(options);
   const app = buildServer({
     tls: pair,
@@ -35,7 +43,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     readiness: () => ({ ready: true, detail: { policy: loaded.source, mode: loaded.policy.mode } }),
     logger: loggerOptions(options.logLevel),
   });
-  const log = app.log;
+  log = app.log;
   if (loaded.warnings.length > 0) log.warn({ policy: loaded.source }, `policy warning: ${formatProblems(loaded.warnings)}`);
   // Hooks cannot be added once listening: what is started below is cleaned up through this one.
   const cleanups: Array<() => Promise<void> | void> = [];
