@@ -75,6 +75,23 @@ export class CachedDirectory implements Directory {
     this.updateSizeMetric();
   }
 
+  cachedGroups(ids: readonly string[]): ReadonlyMap<string, GroupFact> | undefined {
+    const now = this.now();
+    const answers = new Map<string, GroupFact>();
+    for (const id of ids) {
+      const entry = this.entries.get(id);
+      if (!entry || now >= entry.expiresAt) return undefined;
+      answers.set(id, entry.fact);
+    }
+    for (const id of answers.keys()) {
+      const entry = this.entries.get(id)!;
+      this.entries.delete(id);
+      this.entries.set(id, entry);
+    }
+    this.metrics?.directoryLookups.inc({ outcome: 'hit' }, answers.size);
+    return answers;
+  }
+
   async lookupGroups(ids: readonly string[], signal?: AbortSignal): Promise<ReadonlyMap<string, GroupFact>> {
     const now = this.now();
     const answers = new Map<string, GroupFact | Promise<GroupFact>>();

@@ -37,6 +37,11 @@ export class SnapshotDirectory implements Directory {
   }
 
   async lookupGroups(ids: readonly string[]): Promise<ReadonlyMap<string, GroupFact>> {
+    return this.cachedGroups(ids);
+  }
+
+  /** A snapshot is all in memory: it always answers at once. */
+  cachedGroups(ids: readonly string[]): ReadonlyMap<string, GroupFact> {
     return new Map(
       ids.map((id): [string, GroupFact] => {
         const group = this.groups.get(id);

@@ -34,7 +34,7 @@ export async function validateRoute(app: FastifyInstance, { currentPolicy, direc
     const facts = await gatherFacts(
       factsNeeded(change, policy),
       directory,
-      AbortSignal.timeout(lookupDeadlineMs(request.query.timeout)),
+      () => AbortSignal.timeout(lookupDeadlineMs(request.query.timeout)),
     );
     const decision = evaluate(change, policy, facts);
     const elapsedMs = performance.now() - started;
