@@ -6,6 +6,7 @@ import { checkManifests } from './check/run-check.ts';
 import { loadDirectory, loadPolicy, parseDuration, type DirectoryOptions } from './config.ts';
 import { CLOUD_NAMES, type Cloud } from './directory/credentials.ts';
 import { exportSnapshot } from './directory/export.ts';
+import { parseConfigMapRef, type ConfigMapRef } from './kube/configmap-ref.ts';
 import { serve } from './main.ts';
 import { DEFAULT_POLICY_YAML } from './policy/default-policy.ts';
 import type { Policy } from './policy/model.ts';
@@ -27,8 +28,11 @@ const USAGE = `Usage: entra-rbac-guard <command> [options]
 
 Commands:
   serve    Run the admission webhook (HTTPS).
-           [--policy FILE] [DIRECTORY OPTIONS] [--port N] [--host H] [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]
+           [--policy FILE | --policy-configmap NAMESPACE/NAME [--policy-fallback-default]] [CLUSTER OPTIONS]
+           [DIRECTORY OPTIONS] [--port N] [--host H] [--tls-cert FILE --tls-key FILE] [--log-level LEVEL]
            Without --tls-cert/--tls-key it serves a self-signed certificate and logs where its CA certificate is.
+           --policy-configmap watches the ConfigMap's key policy.yaml and applies each valid change; until a first
+           valid policy arrives the webhook is not ready and answers 503, unless --policy-fallback-default.
   check    Judge manifests offline, as the webhook would: YAML or JSON files, directories, or - for standard input.
            [--policy FILE] [DIRECTORY OPTIONS] [--output table|json] [--namespace NS] PATH... | -
            Exit 0: nothing denied; 1: something denied; 2: usage or input error.
@@ -42,6 +46,9 @@ Directory options: --directory FILE (an offline snapshot), or Microsoft Graph wi
 Azure environment variables (AZURE_CLIENT_ID, AZURE_TENANT_ID, and AZURE_FEDERATED_TOKEN_FILE or AZURE_CLIENT_SECRET):
   --cloud public|usgov|usgov-dod|china  --graph-endpoint URL  --managed-identity
   --cache-ttl 10m  --negative-cache-ttl 1m  --stale-if-error 1h
+
+Cluster options (found as kubectl finds it: --kubeconfig, else KUBECONFIG, else ~/.kube/config, else the pod's
+service account): --kubeconfig FILE  --context NAME
 
 Every option can also be set in the environment as ENTRA_RBAC_GUARD_<OPTION>, e.g. ENTRA_RBAC_GUARD_TLS_CERT,
 ENTRA_RBAC_GUARD_GRAPH_ENDPOINT; a flag wins over the environment.
@@ -80,7 +87,8 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       io.stderr(`entra-rbac-guard: ${error.message}\n\n${USAGE}`);
       return EXIT.usage;
     }
-    if (error instanceof InvalidInputError || (error as { code?: string }).code === 'ERB_DIRECTORY_CONFIG') {
+    const code = (error as { code?: string }).code;
+    if (error instanceof InvalidInputError || code === 'ERB_DIRECTORY_CONFIG' || code === 'ERB_KUBE_CONFIG') {
       io.stderr(`entra-rbac-guard: ${(error as Error).message}\n`);
       return EXIT.usage;
     }
@@ -155,6 +163,10 @@ async function serveCommand(args: readonly string[], io: Io): Promise<void> {
     args,
     {
       policy: { type: 'string' },
+      'policy-configmap': { type: 'string' },
+      'policy-fallback-default': { type: 'boolean' },
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
       port: { type: 'string' },
       host: { type: 'string' },
       'tls-cert': { type: 'string' },
@@ -175,8 +187,22 @@ async function serveCommand(args: readonly string[], io: Io): Promise<void> {
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
     throw new UsageError(`--log-level must be one of fatal, error, warn, info, debug, trace, silent; got "${logLevel}"`);
   }
+  const policy = option('policy');
+  const configMap = option('policy-configmap');
+  if (policy && configMap) throw new UsageError('--policy and --policy-configmap are alternatives: give one (a file, or a ConfigMap to watch)');
+  let policyConfigMap: ConfigMapRef | undefined;
+  if (configMap) {
+    const ref = parseConfigMapRef(configMap);
+    if ('error' in ref) throw new UsageError(ref.error);
+    policyConfigMap = ref;
+  }
+  const policyFallbackDefault = parsed.flag('policy-fallback-default');
+  if (policyFallbackDefault && !policyConfigMap) throw new UsageError('--policy-fallback-default goes with --policy-configmap: it says what serves until the ConfigMap gives a valid policy');
   await serve({
-    policy: option('policy'),
+    policy,
+    policyConfigMap,
+    policyFallbackDefault,
+    cluster: { kubeconfig: option('kubeconfig'), context: option('context'), env: io.env },
     directory: (metrics) => directoryOptions(parsed, io.env, metrics),
     host: option('host') ?? '127.0.0.1',
     port,

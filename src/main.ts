@@ -4,14 +4,29 @@ import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { loadDirectory, loadPolicy, type DirectoryOptions } from './config.ts';
+import { gateValidateUntilPolicy, type Readiness } from './http/health-route.ts';
 import { buildServer, type WebhookServer } from './http/server.ts';
 import { generateSelfSigned, loadKeyPair, watchKeyPair, writeCaCertificate, type KeyPair } from './http/tls.ts';
-import { formatProblems } from './policy/parse.ts';
+import type { ClusterConnection } from './kube/client.ts';
+import type { ConfigMapRef } from './kube/configmap-ref.ts';
+import type { StoreLog, WatchOptions } from './kube/policy-store.ts';
+import type { RoleFactsHandle, RoleFactsOptions } from './kube/role-cache.ts';
+import type { Policy } from './policy/model.ts';
+import { DEFAULT_POLICY, formatProblems } from './policy/parse.ts';
 import { loggerOptions } from './telemetry/logger.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
 
 export interface ServeOptions {
+  /** `--policy FILE`; neither this nor `policyConfigMap`: the embedded default. */
   readonly policy?: string | undefined;
+  /** `--policy-configmap NAMESPACE/NAME`, watched (exclusive with `policy`, which the CLI enforces). */
+  readonly policyConfigMap?: ConfigMapRef | undefined;
+  /** `--policy-fallback-default`: serve the embedded default until the ConfigMap gives a valid policy. */
+  readonly policyFallbackDefault?: boolean | undefined;
+  /** How to reach the cluster, as kubectl finds it (`--kubeconfig`, `--context`, KUBECONFIG, the pod's service account). */
+  readonly cluster: { readonly kubeconfig?: string | undefined; readonly context?: string | undefined; readonly env: NodeJS.ProcessEnv };
+  /** The ConfigMap informer's resync and backoff (tests shorten them). */
+  readonly policyWatch?: WatchOptions | undefined;
   /** Directory options, given the metrics the directory reports to. */
   readonly directory: (metrics: Metrics) => DirectoryOptions;
   readonly host: string;
@@ -23,33 +38,49 @@ export interface ServeOptions {
 
 /** The composition root of `serve`: reads configuration once, wires the server, handles SIGTERM. */
 export async function serve(options: ServeOptions): Promise<void> {
-  const loaded = await loadPolicy(options.policy);
   const metrics = createMetrics(new Registry(), { processMetrics: true });
   // The logger exists once the server does; until then nothing can change state.
   let log: WebhookServer['log'] | undefined;
-  const { directory, description } = await loadDirectory(loaded.policy, {
+  const storeLog: StoreLog = {
+    info: (object, message) => log?.info(object, message),
+    warn: (object, message) => log?.warn(object, message),
+    error: (object, message) => log?.error(object, message),
+  };
+  // Everything that can be wrong in the configuration (kubeconfig, context, policy file) fails here, before listening.
+  const cluster = await clusterFor(options);
+  const source = await policySource(options, cluster, metrics, storeLog);
+  const { directory, description } = await loadDirectory(source.policyForDirectory, {
     ...options.directory(metrics),
     onDirectoryStateChange: (state, reason) =>
       state === 'closed'
         ? log?.info({ directoryState: state, reason }, 'Microsoft Graph answers again')
         : log?.warn({ directoryState: state, reason }, 'Microsoft Graph is not answering: lookups wait for the circuit breaker'),
   });
+  const roles = await roleFactsFor(cluster, (level, message, fields) => log?.[level](fields, message));
   const { pair, generated } = await certificate(options);
   const app = buildServer({
     tls: pair,
-    currentPolicy: () => loaded.policy,
+    currentPolicy: source.current,
     directory,
+    roles,
     metrics,
-    readiness: () => ({ ready: true, detail: { policy: loaded.source, mode: loaded.policy.mode } }),
+    readiness: () => {
+      const base = source.readiness();
+      // Shown, not gated: until the first listing, bindings are judged on role names and their decisions say so.
+      return roles ? { ready: base.ready, detail: { ...base.detail, roles: roles.status() } } : base;
+    },
     logger: loggerOptions(options.logLevel),
   });
   log = app.log;
-  if (loaded.warnings.length > 0) log.warn({ policy: loaded.source }, `policy warning: ${formatProblems(loaded.warnings)}`);
+  gateValidateUntilPolicy(app, source.unavailable);
+  for (const warning of source.startupWarnings) log.warn({ policy: source.label }, `policy warning: ${warning}`);
   // Hooks cannot be added once listening: what is started below is cleaned up through this one.
   const cleanups: Array<() => Promise<void> | void> = [];
   app.addHook('onClose', async () => {
     for (const cleanup of cleanups) await cleanup();
   });
+  cleanups.push(await source.start());
+  if (roles) cleanups.push(() => roles.stop());
   await app.listen({ host: options.host, port: options.port });
   const { port } = app.server.address() as AddressInfo;
 
@@ -70,7 +101,16 @@ export async function serve(options: ServeOptions): Promise<void> {
     );
     cleanups.push(stopWatching);
   }
-  log.info({ url: `https://${formatHost(options.host)}:${port}/validate`, policy: loaded.source, mode: loaded.policy.mode, directory: description }, 'entra-rbac-guard is serving');
+  log.info(
+    {
+      url: `https://${formatHost(options.host)}:${port}/validate`,
+      policy: source.label,
+      mode: currentMode(source),
+      ...(cluster ? { cluster: cluster.description } : {}),
+      directory: description,
+    },
+    'entra-rbac-guard is serving',
+  );
 
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
@@ -81,6 +121,90 @@ export async function serve(options: ServeOptions): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+/**
+ * With a cluster, bindings are judged on what their roles grant: an informer cache of the four RBAC kinds answers
+ * the engine with no API call on the hot path; readiness shows its state. Without a cluster, roles
+ * are unknown and bindings are judged on their roleRef's name.
+ */
+async function roleFactsFor(cluster: ClusterConnection | undefined, log: RoleFactsOptions['log']): Promise<RoleFactsHandle | undefined> {
+  if (!cluster) return undefined;
+  const { createRoleFacts } = await import('./kube/role-cache.ts');
+  return createRoleFacts(cluster.kubeConfig, { log });
+}
+
+/** Where the policy comes from, as the server and readiness read it. */
+interface PolicySource {
+  /** `embedded default`, the file path, or `ConfigMap NAMESPACE/NAME`. */
+  readonly label: string;
+  /** The directory is built once: from the file's policy, or able to verify when a ConfigMap policy later asks. */
+  readonly policyForDirectory: Policy;
+  readonly startupWarnings: readonly string[];
+  readonly current: () => Policy;
+  readonly unavailable: () => string | undefined;
+  readonly readiness: () => Readiness;
+  /** Starts watching, if anything is to be watched; returns how to stop. */
+  readonly start: () => Promise<() => Promise<void> | void>;
+}
+
+function currentMode(source: PolicySource): string {
+  return source.unavailable() === undefined ? source.current().mode : 'none yet';
+}
+
+/**
+ * The cluster, found as kubectl finds it, when something needs it (the policy ConfigMap) or the operator named one
+ * (`--kubeconfig`, `--context`: checked even when unused, so a mistake shows at start-up). The Kubernetes client takes
+ * most of a second to load: only a `serve` that needs a cluster pays for it.
+ */
+async function clusterFor(options: ServeOptions): Promise<ClusterConnection | undefined> {
+  const { kubeconfig, context } = options.cluster;
+  if (options.policyConfigMap === undefined && kubeconfig === undefined && context === undefined) return undefined;
+  const { connectCluster } = await import('./kube/client.ts');
+  return connectCluster(options.cluster);
+}
+
+async function policySource(options: ServeOptions, cluster: ClusterConnection | undefined, metrics: Metrics, log: StoreLog): Promise<PolicySource> {
+  const ref = options.policyConfigMap;
+  if (!ref || !cluster) {
+    const loaded = await loadPolicy(options.policy);
+    return {
+      label: loaded.source,
+      policyForDirectory: loaded.policy,
+      startupWarnings: loaded.warnings.length > 0 ? [formatProblems(loaded.warnings)] : [],
+      current: () => loaded.policy,
+      unavailable: () => undefined,
+      readiness: () => ({ ready: true, detail: { policy: loaded.source, mode: loaded.policy.mode } }),
+      start: async () => () => undefined,
+    };
+  }
+  const { PolicyStore, createPolicyMetrics, kubeEventRecorder, watchPolicyConfigMap } = await import('./kube/policy-store.ts');
+  const fallback = options.policyFallbackDefault ? await loadPolicy(undefined) : undefined;
+  const store = new PolicyStore({
+    ref,
+    fallback: fallback?.policy,
+    log,
+    metrics: createPolicyMetrics(metrics.registry),
+    recordEvent: kubeEventRecorder(cluster.kubeConfig),
+  });
+  return {
+    label: store.label,
+    // Whether groups are looked up is the policy's to say, per review; the directory must be there when it does.
+    policyForDirectory: DEFAULT_POLICY,
+    startupWarnings: fallback && fallback.warnings.length > 0 ? [`(the fallback) ${formatProblems(fallback.warnings)}`] : [],
+    current: () => {
+      const policy = store.current();
+      // The gate in front of /validate answers 503 while there is none; this is never reached then.
+      if (!policy) throw new Error(`no policy in force: ${store.unavailable()}`);
+      return policy;
+    },
+    unavailable: () => store.unavailable(),
+    readiness: () => store.readiness(),
+    start: async () => {
+      const watching = watchPolicyConfigMap(cluster.kubeConfig, store, options.policyWatch);
+      return () => watching.stop();
+    },
+  };
 }
 
 async function certificate(options: ServeOptions): Promise<{ pair: KeyPair; generated?: { ca: string } }> {

@@ -6,13 +6,15 @@ import {
   isBindingKind,
   readBinding,
 } from './binding.ts';
+import { isRoleKind, readRole } from './role.ts';
 import { ADMISSION_V1, RBAC_GROUP, type AdmissionChange, type GroupVersionKind, type Operation, type UserInfo } from './types.ts';
 
 const OPERATIONS: readonly Operation[] = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
 
 /**
  * Narrows an untrusted body into an AdmissionChange, or throws InvalidInputError naming the field and the problem.
- * Bindings are read in full; any other kind keeps only its identity (the policy does not look inside it).
+ * Bindings, Roles and ClusterRoles are read in full; any other kind keeps only its identity (the policy does not look
+ * inside it).
  */
 export function decodeAdmissionReview(body: unknown): AdmissionChange {
   const review = expectRecord(body, 'body');
@@ -43,9 +45,13 @@ export function decodeAdmissionReview(body: unknown): AdmissionChange {
   };
   checkObjectKind(request['object'], kind, 'request.object');
   checkObjectKind(request['oldObject'], kind, 'request.oldObject');
-  if (kind.group !== RBAC_GROUP || !isBindingKind(kind.kind) || operation === 'DELETE' || operation === 'CONNECT') {
-    return change;
+  if (kind.group !== RBAC_GROUP || operation === 'DELETE' || operation === 'CONNECT') return change;
+  if (isRoleKind(kind.kind)) {
+    const role = readRole(request['object'], 'request.object');
+    const oldRole = operation === 'UPDATE' ? readRole(request['oldObject'], 'request.oldObject') : undefined;
+    return { ...change, role, ...(oldRole ? { oldRole } : {}) };
   }
+  if (!isBindingKind(kind.kind)) return change;
   const binding = readBinding(request['object'], 'request.object');
   const oldBinding = operation === 'UPDATE' ? readBinding(request['oldObject'], 'request.oldObject') : undefined;
   return { ...change, binding, ...(oldBinding ? { oldBinding } : {}) };

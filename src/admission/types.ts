@@ -57,6 +57,69 @@ export interface Binding {
   readonly roleRef: RoleRef;
 }
 
+/**
+ * PolicyRule holds information that describes a policy rule, but does not contain information about who the rule
+ * applies to or which namespace the rule applies to.
+ */
+export interface PolicyRule {
+  /** Verbs is a list of Verbs that apply to ALL the ResourceKinds contained in this rule. '*' represents all verbs. */
+  readonly verbs: readonly string[];
+  /**
+   * APIGroups is the name of the APIGroup that contains the resources. If multiple API groups are specified, any
+   * action requested against one of the enumerated resources in any API group will be allowed. "" represents the
+   * core API group and "*" represents all API groups.
+   */
+  readonly apiGroups: readonly string[];
+  /** Resources is a list of resources this rule applies to. '*' represents all resources; "*\/scale" a subresource of all. */
+  readonly resources: readonly string[];
+  /** ResourceNames is an optional white list of names that the rule applies to. An empty set means that everything is allowed. */
+  readonly resourceNames: readonly string[];
+  /** NonResourceURLs is a set of partial urls that a user should have access to (ClusterRoles only). */
+  readonly nonResourceURLs: readonly string[];
+}
+
+/** A label selector requirement is a selector that contains values, a key, and an operator that relates the key and values. */
+export interface LabelSelectorRequirement {
+  readonly key: string;
+  /** Represents a key's relationship to a set of values: In, NotIn, Exists and DoesNotExist. */
+  readonly operator: string;
+  /** Must be non-empty for In and NotIn, empty for Exists and DoesNotExist. */
+  readonly values: readonly string[];
+}
+
+/** A label selector: the requirements are ANDed; an empty selector matches every object. */
+export interface LabelSelector {
+  readonly matchLabels: Readonly<Record<string, string>>;
+  readonly matchExpressions: readonly LabelSelectorRequirement[];
+}
+
+/** AggregationRule describes how to locate ClusterRoles to aggregate into the ClusterRole. */
+export interface AggregationRule {
+  /**
+   * ClusterRoleSelectors holds a list of selectors which will be used to find ClusterRoles and create the rules. If
+   * any of the selectors match, then the ClusterRole's permissions will be added.
+   */
+  readonly clusterRoleSelectors: readonly LabelSelector[];
+}
+
+export type RoleKind = 'Role' | 'ClusterRole';
+
+/** A Role or ClusterRole, narrowed to what the policy reads. */
+export interface RbacRole {
+  readonly kind: RoleKind;
+  /** metadata.namespace; "" for a ClusterRole. */
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /**
+   * Rules holds all the PolicyRules for this Role. For an aggregated ClusterRole the controller manager fills them
+   * in from the ClusterRoles its aggregationRule selects; writes to them are stomped.
+   */
+  readonly rules: readonly PolicyRule[];
+  /** ClusterRoles only: if set, the rules are controlled by the controller manager. */
+  readonly aggregationRule?: AggregationRule;
+}
+
 /** A review narrowed by decode: the rest of the code never sees `unknown`. */
 export interface AdmissionChange {
   /** request.uid: echoed in the response so the API server can match it. */
@@ -74,6 +137,10 @@ export interface AdmissionChange {
   readonly binding?: Binding;
   /** On UPDATE, the binding as it was before. */
   readonly oldBinding?: Binding;
+  /** The Role or ClusterRole after the change; undefined on DELETE and for other kinds. */
+  readonly role?: RbacRole;
+  /** On UPDATE, the role as it was before. */
+  readonly oldRole?: RbacRole;
 }
 
 /** Warning texts and audit annotations that the API server will accept. */

@@ -1,6 +1,7 @@
 import type { Server } from 'node:https';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Directory } from '../directory/port.ts';
+import type { RoleSource } from '../kube/role-cache.ts';
 import type { Policy } from '../policy/model.ts';
 import { NotFoundError, handleError } from './errors.ts';
 import { healthRoutes, type Readiness } from './health-route.ts';
@@ -21,6 +22,8 @@ export interface ServerDependencies {
   readonly tls: { readonly key: string | Buffer; readonly cert: string | Buffer };
   readonly currentPolicy: () => Policy;
   readonly directory?: Directory | undefined;
+  /** What roles grant and which bindings reference them (the role cache); without it, bindings are judged on role names. */
+  readonly roles?: RoleSource | undefined;
   readonly readiness?: () => Readiness;
   /** Served on GET /metrics and fed by every decision; none when omitted. */
   readonly metrics?: Metrics | undefined;
@@ -50,7 +53,7 @@ export function buildServer(deps: ServerDependencies): WebhookServer {
   app.setNotFoundHandler((request) => {
     throw new NotFoundError(request.method, request.url);
   });
-  void app.register(validateRoute, { currentPolicy: deps.currentPolicy, directory: deps.directory, metrics: deps.metrics });
+  void app.register(validateRoute, { currentPolicy: deps.currentPolicy, directory: deps.directory, roles: deps.roles, metrics: deps.metrics });
   if (deps.metrics) void app.register(metricsRoute, { registry: deps.metrics.registry });
   void app.register(healthRoutes, { readiness: deps.readiness ?? (() => ({ ready: true, detail: {} })) });
   return app;

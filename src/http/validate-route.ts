@@ -4,6 +4,7 @@ import { decodeAdmissionReview } from '../admission/decode.ts';
 import { encodeDecision } from '../admission/encode.ts';
 import type { AdmissionChange } from '../admission/types.ts';
 import { gatherFacts, type Directory } from '../directory/port.ts';
+import type { RoleSource } from '../kube/role-cache.ts';
 import type { Decision } from '../policy/decision.ts';
 import { evaluate } from '../policy/engine.ts';
 import type { Policy } from '../policy/model.ts';
@@ -14,13 +15,15 @@ import { InvalidReviewError } from './errors.ts';
 export interface ValidateRouteOptions {
   readonly currentPolicy: () => Policy;
   readonly directory: Directory | undefined;
+  /** Role facts (the role cache); without it roles are unknown and bindings are judged on their roleRef's name. */
+  readonly roles?: RoleSource | undefined;
   readonly metrics?: Metrics | undefined;
 }
 
 /** The API server's default webhook timeout when it does not send ?timeout=. */
 const DEFAULT_TIMEOUT_MS = 10_000;
 
-export async function validateRoute(app: FastifyInstance, { currentPolicy, directory, metrics }: ValidateRouteOptions): Promise<void> {
+export async function validateRoute(app: FastifyInstance, { currentPolicy, directory, roles, metrics }: ValidateRouteOptions): Promise<void> {
   app.post<{ Querystring: { timeout?: string } }>('/validate', async (request) => {
     let change: AdmissionChange;
     try {
@@ -31,11 +34,10 @@ export async function validateRoute(app: FastifyInstance, { currentPolicy, direc
     }
     const started = performance.now();
     const policy = currentPolicy();
-    const facts = await gatherFacts(
-      factsNeeded(change, policy),
-      directory,
-      () => AbortSignal.timeout(lookupDeadlineMs(request.query.timeout)),
-    );
+    const needs = factsNeeded(change, policy);
+    const directoryFacts = await gatherFacts(needs, directory, () => AbortSignal.timeout(lookupDeadlineMs(request.query.timeout)));
+    // Role facts come from memory (the informer cache): no call, no wait.
+    const facts = roles ? { ...directoryFacts, roles: roles.factsFor(needs) } : directoryFacts;
     const decision = evaluate(change, policy, facts);
     const elapsedMs = performance.now() - started;
     if (metrics) observeDecision(metrics, decision, policy.mode, elapsedMs / 1000);

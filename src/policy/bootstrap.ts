@@ -18,6 +18,14 @@ const group = (name: string) => `Group//${name}`;
 const user = (name: string) => `User//${name}`;
 const serviceAccount = (namespace: string, name: string) => `ServiceAccount/${namespace}/${name}`;
 
+/** A controller of kube-controller-manager: ClusterRoleBinding and ClusterRole `system:controller:NAME`, ServiceAccount kube-system/NAME. */
+const controller = (name: string): BootstrapGrant => ({
+  binding: `system:controller:${name}`,
+  roleKind: 'ClusterRole',
+  role: `system:controller:${name}`,
+  subjects: [serviceAccount('kube-system', name)],
+});
+
 const CLUSTER_GRANTS: readonly BootstrapGrant[] = [
   { binding: 'cluster-admin', roleKind: 'ClusterRole', role: 'cluster-admin', subjects: [group('system:masters')] },
   ...['system:basic-user', 'system:discovery', 'system:public-info-viewer'].map(
@@ -33,6 +41,18 @@ const CLUSTER_GRANTS: readonly BootstrapGrant[] = [
     roleKind: 'ClusterRole',
     role: 'system:service-account-issuer-discovery',
     subjects: [group('system:serviceaccounts')],
+  },
+  // Kubernetes' own controllers whose roles grant what the escalation rule flags: escalate on clusterroles (the
+  // aggregation controller), and every verb they hold on `*` resources, nodes/proxy and webhook configurations included.
+  controller('clusterrole-aggregation-controller'),
+  controller('generic-garbage-collector'),
+  controller('namespace-controller'),
+  controller('resourcequota-controller'),
+  {
+    binding: 'system:kube-controller-manager',
+    roleKind: 'ClusterRole',
+    role: 'system:kube-controller-manager',
+    subjects: [user('system:kube-controller-manager')],
   },
 ];
 

@@ -8,6 +8,8 @@ export interface Violation {
   readonly message: string;
   /** Why a violation the policy would deny is only a warning here. */
   readonly downgradedBecause?: string;
+  /** For a Role or ClusterRole under review: the binding through which the subject holds it (`ClusterRoleBinding x`). */
+  readonly via?: string;
 }
 
 export interface Decision {

@@ -16,7 +16,8 @@ mode: enforce
 # cluster-admin through a new binding.
 adminGroups: []
 
-# ClusterRoles treated as cluster-admin.
+# ClusterRoles treated as cluster-admin. With a role cache (serve) or roles in the input (check), any ClusterRole whose
+# rules grant every verb on every resource in every API group is treated as cluster-admin too, whatever its name.
 clusterAdminRoles: [cluster-admin]
 
 # Per rule: deny | warn | off.
@@ -26,6 +27,8 @@ rules:
   group-unknown: deny               # an Entra object ID that does not exist in the directory
   group-not-security-enabled: deny  # a group that exists but is not security-enabled (e.g. a Microsoft 365 group)
   cluster-admin: deny               # cluster-admin to anyone but adminGroups and allow.clusterAdminSubjects
+  escalation: deny                  # a role granting escalate, bind, impersonate, nodes/proxy or writes to webhook
+                                    # configurations, to anyone but adminGroups and allow.clusterAdminSubjects
   broad-group: deny                 # system:authenticated, system:unauthenticated, system:serviceaccounts, system:anonymous
   local-account: deny               # system:masters and the AKS local accounts clusterAdmin and clusterUser
   # directory-unavailable follows directory.onError below.
@@ -34,7 +37,8 @@ rules:
 allow:
   users: []                 # User subjects that may be bound (break-glass accounts, a workload's object ID)
   groups: []                # non-Entra group names that may be bound
-  clusterAdminSubjects: []  # extra subjects allowed to hold cluster-admin, e.g. {kind: Group, name: <object ID>}
+  clusterAdminSubjects: []  # extra subjects allowed to hold cluster-admin and escalating roles, e.g. {kind: Group,
+                            # name: <object ID>} or an operator's {kind: ServiceAccount, namespace: NS, name: NAME}
   namespaces: []            # namespaces whose RoleBindings are not checked (never applies to ClusterRoleBindings)
   requesters:               # requests by these identities pass; their violations still warn and are annotated
     usernames: []

@@ -1,11 +1,13 @@
-import type { Binding, GroupVersionKind, Operation, UserInfo } from '../admission/types.ts';
+import type { Binding, GroupVersionKind, Operation, RbacRole, UserInfo } from '../admission/types.ts';
 import { RBAC_GROUP } from '../admission/types.ts';
 import { partitionBootstrapSubjects } from './bootstrap.ts';
 import { allow, type Decision, type Violation } from './decision.ts';
-import type { DirectoryFacts } from './facts.ts';
+import { UNKNOWN_ROLES, resolveRole, roleIdOf, roleKey, type Facts } from './facts.ts';
 import type { Policy, RuleId } from './model.ts';
-import { RULES } from './rules/index.ts';
-import { entraGroupSubjects, subjectKey, subjectRef } from './subjects.ts';
+import { escalatingPermissions, grantsEverything } from './privileges.ts';
+import { RULES, readsRoles } from './rules/index.ts';
+import { describeRole } from './rules/rule.ts';
+import { describeBinding, entraGroupSubjects, subjectKey, subjectRef } from './subjects.ts';
 
 /** What the engine judges: an admission request, or a manifest read by `check` (a CREATE with no requester). */
 export interface Review {
@@ -13,15 +15,22 @@ export interface Review {
   readonly kind: GroupVersionKind;
   readonly binding?: Binding;
   readonly oldBinding?: Binding;
+  /** A Role or ClusterRole under review: judged against every binding that references it (facts.roles.bindings). */
+  readonly role?: RbacRole;
+  readonly oldRole?: RbacRole;
   readonly requester?: UserInfo;
 }
+
+/** Names that exist in every cluster (kube-apiserver's default roles): `check` does not note that its input lacks them. */
+const DEFAULT_ROLE_NAMES = new Set(['cluster-admin', 'admin', 'edit', 'view']);
 
 /** The API server's own identity: its bootstrap reconcile of default RBAC must never be blocked. */
 const API_SERVER_USERNAME = 'system:apiserver';
 
-/** The policy engine: a pure function of the review, the policy and what the directory said. */
-export function evaluate(review: Review, policy: Policy, facts: DirectoryFacts): Decision {
+/** The policy engine: a pure function of the review, the policy and what the directory and the roles said. */
+export function evaluate(review: Review, policy: Policy, facts: Facts): Decision {
   if (review.operation === 'DELETE' || review.operation === 'CONNECT') return allow();
+  if (review.role) return evaluateRole(review, review.role, policy, facts);
   const { binding } = review;
   if (!binding) {
     return review.kind.group === RBAC_GROUP
@@ -34,34 +43,88 @@ export function evaluate(review: Review, policy: Policy, facts: DirectoryFacts):
   const found = violationsOf(binding, policy, facts);
   const preExisting = review.oldBinding ? keysOf(violationsOf(review.oldBinding, policy, facts)) : new Set<string>();
   const exemptRequester = requesterExemption(review.requester, policy);
-  const violations = found.map((violation) =>
-    downgrade(violation, [
-      preExisting.has(keyOf(violation)) && 'it was already there before this update',
-      exemptRequester && `the requester is exempt (${exemptRequester})`,
-      policy.mode === 'audit' && 'the policy is in audit mode',
-    ]),
-  );
+  const violations = downgradeAll(found, preExisting, exemptRequester, policy);
   const { bootstrap, others } = partitionBootstrapSubjects(binding);
   const staleGroups = staleAnswers(binding, policy, facts);
   return {
     allowed: violations.every((violation) => violation.action !== 'deny'),
     violations,
-    notes: [...directoryNotes(binding, policy, facts), ...staleGroups.map(staleNote)],
+    notes: [...directoryNotes(binding, policy, facts), ...staleGroups.map(staleNote), ...roleNotes(binding, policy, facts)],
     ...(staleGroups.length > 0 ? { staleGroups } : {}),
     ...(bootstrap.length > 0 && others.length === 0 ? { exemption: 'Kubernetes bootstrap binding (kube-apiserver default RBAC)' } : {}),
     ...(exemptRequester && violations.length === 0 ? { exemption: `requester is exempt (${exemptRequester})` } : {}),
   };
 }
 
-function violationsOf(binding: Binding, policy: Policy, facts: DirectoryFacts): Violation[] {
+/**
+ * A Role or ClusterRole under review, judged through the bindings that reference it: each is judged again by the
+ * rules that read the role (cluster-admin, escalation), with the role as the change makes it. Widening a role that
+ * non-admins hold is how one would walk around every binding check.
+ */
+function evaluateRole(review: Review, role: RbacRole, policy: Policy, facts: Facts): Decision {
+  if (role.kind === 'Role' && policy.allow.namespaces.includes(role.namespace)) {
+    return allow([], `namespace ${role.namespace} is listed in the policy's allow.namespaces`);
+  }
+  const roles = facts.roles ?? UNKNOWN_ROLES;
+  if (roles.source === undefined) return allow(unknownBindingsNote(role, policy, roles.unknownBecause));
+  const bindings = (roles.bindings.get(roleKey(role)) ?? []).filter(
+    (binding) =>
+      sameRole(binding, role) && !(binding.kind === 'RoleBinding' && policy.allow.namespaces.includes(binding.namespace)),
+  );
+  const judge = (judged: RbacRole) => bindings.flatMap((binding) => violationsOf(binding, policy, facts, judged));
+  const found = judge(role);
+  const preExisting = review.oldRole ? keysOf(judge(review.oldRole)) : new Set<string>();
+  const exemptRequester = requesterExemption(review.requester, policy);
+  const violations = downgradeAll(found, preExisting, exemptRequester, policy);
+  return {
+    allowed: violations.every((violation) => violation.action !== 'deny'),
+    violations,
+    notes: [],
+    ...(exemptRequester && violations.length === 0 ? { exemption: `requester is exempt (${exemptRequester})` } : {}),
+  };
+}
+
+/** A binding references the role when its roleRef names it (a Role only from its own namespace). */
+function sameRole(binding: Binding, role: RbacRole): boolean {
+  const id = roleIdOf(binding);
+  return id !== undefined && roleKey(id) === roleKey(role);
+}
+
+/** Without role facts a dangerous role cannot be checked against its bindings: say so, instead of staying silent. */
+function unknownBindingsNote(role: RbacRole, policy: Policy, unknownBecause: string | undefined): string[] {
+  const listed = role.kind === 'ClusterRole' && policy.clusterAdminRoles.includes(role.name);
+  const dangerous = listed || (role.kind === 'ClusterRole' && grantsEverything(role.rules)) || escalatingPermissions(role.rules).length > 0;
+  if (!dangerous) return [];
+  return [
+    `${describeRole(role)} grants cluster-admin or escalating permissions, and the bindings that reference it were not ` +
+      `checked: ${unknownBecause ?? 'the webhook has no role cache'}`,
+  ];
+}
+
+/** With `changedRole`, only the rules that read the role run: the binding itself was judged when it was written. */
+function violationsOf(binding: Binding, policy: Policy, facts: Facts, changedRole?: RbacRole): Violation[] {
   const judged = { ...binding, subjects: partitionBootstrapSubjects(binding).others };
   return RULES.flatMap((rule) => {
     const action = actionFor(rule.id, policy);
-    if (action === 'off') return [];
-    return rule
-      .check({ binding: judged, policy, facts })
-      .map((finding) => ({ rule: rule.id, action, subject: subjectRef(finding.subject), message: finding.message }));
+    if (action === 'off' || (changedRole && !rule.readsRole)) return [];
+    return rule.check({ binding: judged, policy, facts, ...(changedRole ? { changedRole } : {}) }).map((finding) => ({
+      rule: rule.id,
+      action,
+      subject: subjectRef(finding.subject),
+      message: finding.message,
+      ...(changedRole ? { via: describeBinding(binding) } : {}),
+    }));
   });
+}
+
+function downgradeAll(found: readonly Violation[], preExisting: ReadonlySet<string>, exemptRequester: string | undefined, policy: Policy): Violation[] {
+  return found.map((violation) =>
+    downgrade(violation, [
+      preExisting.has(keyOf(violation)) && 'it was already there before this update',
+      exemptRequester && `the requester is exempt (${exemptRequester})`,
+      policy.mode === 'audit' && 'the policy is in audit mode',
+    ]),
+  );
 }
 
 function actionFor(rule: RuleId, policy: Policy): 'deny' | 'warn' | 'off' {
@@ -76,7 +139,7 @@ function downgrade(violation: Violation, reasons: ReadonlyArray<string | false |
 }
 
 function keyOf(violation: Violation): string {
-  return `${violation.rule} ${subjectKey(violation.subject)}`;
+  return `${violation.rule} ${subjectKey(violation.subject)} ${violation.via ?? ''}`;
 }
 
 function keysOf(violations: readonly Violation[]): Set<string> {
@@ -93,7 +156,7 @@ function requesterExemption(requester: UserInfo | undefined, policy: Policy): st
   return group === undefined ? undefined : `group ${group} is in allow.requesters.groups`;
 }
 
-function staleAnswers(binding: Binding, policy: Policy, facts: DirectoryFacts): { id: string; reason: string }[] {
+function staleAnswers(binding: Binding, policy: Policy, facts: Facts): { id: string; reason: string }[] {
   if (!policy.directory.verify || facts.source === undefined) return [];
   return entraGroupSubjects(binding, policy).flatMap((subject) => {
     const fact = facts.groups.get(subject.name);
@@ -105,7 +168,7 @@ function staleNote({ id, reason }: { id: string; reason: string }): string {
   return `Group "${id}" was judged on a cached directory answer: Microsoft Entra ID could not be asked now (${reason})`;
 }
 
-function directoryNotes(binding: Binding, policy: Policy, facts: DirectoryFacts): string[] {
+function directoryNotes(binding: Binding, policy: Policy, facts: Facts): string[] {
   if (!policy.directory.verify || facts.source !== undefined) return [];
   const unchecked = entraGroupSubjects(binding, policy).map((subject) => subject.name);
   if (unchecked.length === 0) return [];
@@ -113,4 +176,27 @@ function directoryNotes(binding: Binding, policy: Policy, facts: DirectoryFacts)
     `Group ${unchecked.map((id) => `"${id}"`).join(', ')} not checked in Microsoft Entra ID: no directory is configured ` +
       '(give --directory FILE or Graph credentials)',
   ];
+}
+
+/**
+ * A binding whose role is not among the facts was judged on the role's name only. In a cluster that means the role
+ * does not exist yet (it will be judged against this binding when it is created); in `check`, that the input lacks it.
+ */
+function roleNotes(binding: Binding, policy: Policy, facts: Facts): string[] {
+  if (!readsRoles(policy)) return [];
+  const resolved = resolveRole(binding, facts);
+  const roles = facts.roles ?? UNKNOWN_ROLES;
+  if (resolved.state === 'unknown') {
+    return roles.unknownBecause ? [`${describeBinding(binding)} was judged on its role's name only: roles are unknown (${roles.unknownBecause})`] : [];
+  }
+  if (resolved.state !== 'missing') return [];
+  const role = describeRole({ kind: binding.roleRef.kind, namespace: binding.namespace, name: binding.roleRef.name });
+  if (resolved.complete) {
+    return [
+      `${role} does not exist yet: ${describeBinding(binding)} was judged on the role's name only; ` +
+        'the role will be checked against this binding when it is created',
+    ];
+  }
+  const builtIn = binding.roleRef.kind === 'ClusterRole' && (DEFAULT_ROLE_NAMES.has(binding.roleRef.name) || binding.roleRef.name.startsWith('system:'));
+  return builtIn ? [] : [`${role} is not in ${resolved.source}: ${describeBinding(binding)} was judged on the role's name only (add the role to check what it grants)`];
 }

@@ -7,6 +7,7 @@ export const RULE_IDS = [
   'group-not-security-enabled',
   'directory-unavailable',
   'cluster-admin',
+  'escalation',
   'broad-group',
   'local-account',
 ] as const;

@@ -1,18 +1,38 @@
-import type { Binding } from '../admission/types.ts';
+import type { Binding, RbacRole } from '../admission/types.ts';
+import { roleIdOf, type RoleId } from './facts.ts';
 import type { Policy } from './model.ts';
+import { readsRoles } from './rules/index.ts';
 import { entraGroupSubjects } from './subjects.ts';
 
 export interface FactsNeeded {
   /** Entra object IDs (lower-case GUIDs only) to look up in the directory, each once. */
   readonly groupIds: readonly string[];
+  /** Roles whose rules the engine reads: what a binding's roleRef names. */
+  readonly roles?: readonly RoleId[];
+  /** Roles whose bindings the engine reads: a Role or ClusterRole under review is judged against every binding of it. */
+  readonly bindingsOf?: readonly RoleId[];
+}
+
+/** What the engine can judge: a binding, or a Role or ClusterRole, each with what it was before an UPDATE. */
+export interface ReviewedObject {
+  readonly operation: string;
+  readonly binding?: Binding;
+  readonly role?: RbacRole;
 }
 
 /** What the engine will need to know about a review, so the edge fetches exactly that and nothing else. */
-export function factsNeeded(review: { readonly operation: string; readonly binding?: Binding }, policy: Policy): FactsNeeded {
-  const { binding } = review;
-  if (!binding || !policy.directory.verify || (review.operation !== 'CREATE' && review.operation !== 'UPDATE')) {
-    return { groupIds: [] };
+export function factsNeeded(review: ReviewedObject, policy: Policy): FactsNeeded {
+  if (review.operation !== 'CREATE' && review.operation !== 'UPDATE') return { groupIds: [] };
+  const { binding, role } = review;
+  if (role) {
+    if (!readsRoles(policy) || (role.kind === 'Role' && policy.allow.namespaces.includes(role.namespace))) return { groupIds: [] };
+    return { groupIds: [], bindingsOf: [{ kind: role.kind, namespace: role.namespace, name: role.name }] };
   }
+  if (!binding) return { groupIds: [] };
   if (binding.kind === 'RoleBinding' && policy.allow.namespaces.includes(binding.namespace)) return { groupIds: [] };
-  return { groupIds: [...new Set(entraGroupSubjects(binding, policy).map((subject) => subject.name))] };
+  const roleId = roleIdOf(binding);
+  return {
+    groupIds: policy.directory.verify ? [...new Set(entraGroupSubjects(binding, policy).map((subject) => subject.name))] : [],
+    ...(roleId && readsRoles(policy) ? { roles: [roleId] } : {}),
+  };
 }

@@ -62,3 +62,9 @@ export function describeBinding(binding: Binding): string {
   const name = binding.name || '(generated name)';
   return binding.kind === 'RoleBinding' ? `RoleBinding ${binding.namespace}/${name}` : `ClusterRoleBinding ${name}`;
 }
+
+/** Any RBAC object as messages and reports name it: `RoleBinding ns/name`, `ClusterRole name`, `Role ns/name`. */
+export function describeObject(object: { readonly kind: string; readonly namespace: string; readonly name: string }): string {
+  const name = object.name || '(generated name)';
+  return object.namespace ? `${object.kind} ${object.namespace}/${name}` : `${object.kind} ${name}`;
+}

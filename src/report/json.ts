@@ -3,13 +3,13 @@ import { summarize } from './summary.ts';
 
 /** The machine-readable result of `check` (and later `audit`): scripts rely on this shape. */
 export function jsonReport(outcome: CheckOutcome): string {
-  const results = outcome.checked.map(({ source, binding, decision }) => ({
-    kind: binding.kind,
-    namespace: binding.namespace,
-    name: binding.name,
+  const results = outcome.checked.map(({ source, object, decision }) => ({
+    kind: object.kind,
+    namespace: object.namespace,
+    name: object.name,
     source,
     allowed: decision.allowed,
-    violations: decision.violations.map(({ rule, action, subject, message }) => ({ rule, action, subject, message })),
+    violations: decision.violations.map(({ rule, action, subject, message, via }) => ({ rule, action, subject, message, ...(via ? { via } : {}) })),
     ...(decision.notes.length > 0 ? { notes: decision.notes } : {}),
     ...(decision.exemption ? { exemption: decision.exemption } : {}),
   }));

@@ -20,9 +20,9 @@ const REPORT_NAME = 'entra-rbac-guard';
 export function policyReports(outcome: CheckOutcome, now: Date): PolicyReportObject[] {
   const byNamespace = new Map<string, CheckedObject[]>();
   for (const entry of outcome.checked) {
-    const list = byNamespace.get(entry.binding.namespace) ?? [];
+    const list = byNamespace.get(entry.object.namespace) ?? [];
     list.push(entry);
-    byNamespace.set(entry.binding.namespace, list);
+    byNamespace.set(entry.object.namespace, list);
   }
   const timestamp = { seconds: Math.floor(now.getTime() / 1000), nanos: 0 };
   return [...byNamespace.entries()]
@@ -45,17 +45,17 @@ export function policyReports(outcome: CheckOutcome, now: Date): PolicyReportObj
     });
 }
 
-function resultsFor({ binding, decision }: CheckedObject, timestamp: { seconds: number; nanos: number }): Record<string, unknown>[] {
+function resultsFor({ object, decision }: CheckedObject, timestamp: { seconds: number; nanos: number }): Record<string, unknown>[] {
   const resource = {
     apiVersion: 'rbac.authorization.k8s.io/v1',
-    kind: binding.kind,
-    name: binding.name,
-    ...(binding.namespace ? { namespace: binding.namespace } : {}),
+    kind: object.kind,
+    name: object.name,
+    ...(object.namespace ? { namespace: object.namespace } : {}),
   };
   const base = { policy: POLICY, source: POLICY, category: 'Microsoft Entra RBAC', scored: true, timestamp, resources: [resource] };
   if (decision.violations.length > 0) return decision.violations.map((violation) => ({ ...base, ...violationResult(violation) }));
   if (decision.exemption) return [{ ...base, rule: 'exempt', result: 'skip', message: `Exempt: ${decision.exemption}`, properties: { exemption: decision.exemption } }];
-  return [{ ...base, rule: 'all-rules', result: 'pass', message: `${binding.kind} ${binding.name} follows the policy` }];
+  return [{ ...base, rule: 'all-rules', result: 'pass', message: `${object.kind} ${object.name} follows the policy` }];
 }
 
 function violationResult(violation: Violation): Record<string, unknown> {

@@ -11,7 +11,7 @@ const INFORMATION_URI = 'https://github.com/entra-rbac-guard/entra-rbac-guard';
  */
 export function sarifReport(outcome: CheckOutcome, version: string): string {
   const ruleIds = [...new Set([...RULE_IDS, ...outcome.checked.flatMap((entry) => entry.decision.violations.map((v) => v.rule))])];
-  const results = outcome.checked.flatMap(({ source, binding, decision }) =>
+  const results = outcome.checked.flatMap(({ source, object, decision }) =>
     decision.violations.map((violation) => ({
       ruleId: violation.rule,
       ruleIndex: ruleIds.indexOf(violation.rule),
@@ -22,15 +22,15 @@ export function sarifReport(outcome: CheckOutcome, version: string): string {
           ...(isFile(source) ? { physicalLocation: { artifactLocation: { uri: fileOf(source) } } } : {}),
           logicalLocations: [
             {
-              name: binding.name,
+              name: object.name,
               kind: 'resource',
-              fullyQualifiedName: [binding.kind, binding.namespace, binding.name].filter(Boolean).join('/'),
+              fullyQualifiedName: [object.kind, object.namespace, object.name].filter(Boolean).join('/'),
             },
           ],
         },
       ],
       partialFingerprints: {
-        'entraRbacGuard/v1': [violation.rule, binding.kind, binding.namespace, binding.name, violation.subject.kind, violation.subject.name].join('|'),
+        'entraRbacGuard/v1': [violation.rule, object.kind, object.namespace, object.name, violation.subject.kind, violation.subject.name, ...(violation.via ? [violation.via] : [])].join('|'),
       },
       properties: { subject: violation.subject, source },
     })),

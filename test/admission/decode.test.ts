@@ -120,12 +120,20 @@ Recorded('decode :: 07 CREATE ClusterRoleBinding to system:authenticated :: subj
   assert.equal(change.binding?.subjects, [{ kind: 'Group', apiGroup: RBAC_GROUP, name: 'system:authenticated' }]);
 });
 
-Recorded('decode :: 08 CREATE ClusterRole :: identity only, no binding', () => {
+Recorded('decode :: 08 CREATE ClusterRole :: role read in full, no binding', () => {
   const change = decodeFixture('08-CREATE-ClusterRole-payments-reader.json');
   assert.equal(change.kind, { group: RBAC_GROUP, version: 'v1', kind: 'ClusterRole' });
   assert.is(change.name, 'payments-reader');
   assert.not.ok('binding' in change, 'a ClusterRole is not a binding');
   assert.not.ok('oldBinding' in change);
+  assert.not.ok('oldRole' in change, 'a CREATE has no old role');
+  assert.equal(change.role, {
+    kind: 'ClusterRole',
+    name: 'payments-reader',
+    namespace: '',
+    labels: {},
+    rules: [{ verbs: ['get', 'list'], apiGroups: [''], resources: ['configmaps'], resourceNames: [], nonResourceURLs: [] }],
+  });
 });
 
 Recorded('decode :: 09 DELETE RoleBinding :: no binding, no oldBinding', () => {
@@ -188,6 +196,64 @@ Variants('decode :: CONNECT :: no binding read', () => {
   const change = decodeAdmissionReview(baseWith((review) => (review['request']['operation'] = 'CONNECT')));
   assert.is(change.operation, 'CONNECT');
   assert.not.ok('binding' in change);
+});
+
+/** Fixture 08 (a valid CREATE of a ClusterRole), changed by `mutate`. */
+function roleReviewWith(mutate: (review: Record<string, any>) => void): Record<string, any> {
+  const review = recordedReview('08-CREATE-ClusterRole-payments-reader.json');
+  mutate(review);
+  return review;
+}
+
+Variants('decode :: UPDATE of a ClusterRole with an aggregationRule :: role and oldRole, selectors read', () => {
+  const change = decodeAdmissionReview(
+    roleReviewWith((review) => {
+      const request = review['request'];
+      request['operation'] = 'UPDATE';
+      request['object']['metadata']['labels'] = { 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' };
+      request['object']['aggregationRule'] = {
+        clusterRoleSelectors: [
+          { matchLabels: { 'rbac.example.com/aggregate-to-payments': 'true' } },
+          { matchExpressions: [{ key: 'tier', operator: 'In', values: ['gold'] }] },
+        ],
+      };
+      request['oldObject'] = structuredClone(request['object']);
+      request['oldObject']['rules'] = [];
+    }),
+  );
+  assert.equal(change.role?.labels, { 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' });
+  assert.equal(change.role?.aggregationRule, {
+    clusterRoleSelectors: [
+      { matchLabels: { 'rbac.example.com/aggregate-to-payments': 'true' }, matchExpressions: [] },
+      { matchLabels: {}, matchExpressions: [{ key: 'tier', operator: 'In', values: ['gold'] }] },
+    ],
+  });
+  assert.equal(change.oldRole?.rules, []);
+  assert.is(change.role?.rules.length, 1);
+});
+
+Variants('decode :: CREATE of a Role :: namespace from the object, rules with resourceNames', () => {
+  const change = decodeAdmissionReview(
+    roleReviewWith((review) => {
+      const request = review['request'];
+      request['kind']['kind'] = 'Role';
+      request['namespace'] = 'payments';
+      request['object']['kind'] = 'Role';
+      request['object']['metadata']['namespace'] = 'payments';
+      request['object']['rules'] = [{ verbs: ['bind'], apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], resourceNames: ['admin'] }];
+    }),
+  );
+  assert.equal([change.role?.kind, change.role?.namespace, change.role?.rules[0]?.resourceNames], ['Role', 'payments', ['admin']]);
+});
+
+Variants('decode :: DELETE of a ClusterRole :: no role read', () => {
+  const change = decodeAdmissionReview(roleReviewWith((review) => (review['request']['operation'] = 'DELETE')));
+  assert.not.ok('role' in change);
+});
+
+Variants('decode :: a ClusterRole whose rule verbs are not strings :: 400 naming the field', () => {
+  const error = decodeError(roleReviewWith((review) => (review['request']['object']['rules'][0]['verbs'] = ['get', 7])));
+  assert.is(error.path, 'request.object.rules[0].verbs[1]');
 });
 
 Variants('decode :: RoleBinding of another API group :: not read as an RBAC binding', () => {

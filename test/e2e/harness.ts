@@ -61,12 +61,28 @@ export interface Harness {
   decisions(): readonly LogLine[];
   /** Stops kube-apiserver (SIGTERM), starts it again on the same port and etcd, waits until it is ready. */
   restartApiServer(): Promise<void>;
-  /** Stops the webhook, starts it on `policyFile`, points the webhook configuration at it, waits until it answers. */
-  restartWebhook(policyFile: string): Promise<void>;
+  /**
+   * Stops the webhook, starts it on `policyFile` (or with the arguments `start` gives), points the webhook
+   * configuration at it and, unless told not to, waits until reviews reach it.
+   */
+  restartWebhook(policyFile: string | WebhookStart): Promise<void>;
+  /** A request to the current webhook process over HTTPS, trusting the CA it logged (e.g. GET /readyz, GET /metrics). */
+  webhookRequest(path: string, options?: { readonly method?: string; readonly body?: string }): Promise<{ status: number; body: string }>;
   /** Kills the webhook (SIGKILL) and leaves the webhook configuration pointing at it. */
   killWebhook(): Promise<void>;
   /** Kills every process started and removes the temp dir. Safe to call twice. */
   stop(): Promise<void>;
+}
+
+/** How to start the webhook, when not simply on a policy file. */
+export interface WebhookStart {
+  /** `serve`'s options after `--port 0 --host 127.0.0.1`, e.g. `['--policy-configmap', 'ns/name', '--kubeconfig', file]`. */
+  readonly args: readonly string[];
+  /**
+   * Whether to wait until a review reaches the webhook (default true). False for a webhook that has no policy yet and
+   * answers reviews 503: the start then waits only for its "serving" log line and the webhook configuration update.
+   */
+  readonly waitForReviews?: boolean;
 }
 
 export interface HarnessOptions {
@@ -265,9 +281,16 @@ class RunningHarness implements Harness {
     await this.startApiServer();
   }
 
-  async restartWebhook(policyFile: string): Promise<void> {
+  async restartWebhook(policyFile: string | WebhookStart): Promise<void> {
     await this.stopWebhook('SIGTERM');
     await this.startWebhook(policyFile);
+  }
+
+  async webhookRequest(path: string, options: { readonly method?: string; readonly body?: string } = {}): Promise<{ status: number; body: string }> {
+    const webhook = this.webhook;
+    if (!webhook || webhook.process.exitCode !== null || webhook.process.signalCode !== null) throw new Error('the webhook is not running');
+    const url = webhook.url.replace(/\/validate$/, path);
+    return send(url, { ca: Buffer.from(webhook.caBundle, 'base64').toString('utf8'), method: options.method ?? 'GET', body: options.body });
   }
 
   async killWebhook(): Promise<void> {
@@ -441,7 +464,8 @@ class RunningHarness implements Harness {
     this.apiServer = undefined;
   }
 
-  private async startWebhook(policyFile: string): Promise<void> {
+  private async startWebhook(start: string | WebhookStart): Promise<void> {
+    const { args, waitForReviews = true } = typeof start === 'string' ? { args: ['--policy', start] } : start;
     const index = ++this.webhookStarts;
     // serve writes the CA of its self-signed certificate under os.tmpdir(): keep it inside our temp dir.
     const webhookTmp = join(this.dir, `webhook-${index}`);
@@ -450,7 +474,7 @@ class RunningHarness implements Harness {
     const logFd = openSync(log, 'a');
     const child = spawn(
       this.tools.node,
-      [this.tools.webhookEntry, 'serve', '--port', '0', '--host', '127.0.0.1', '--policy', policyFile],
+      [this.tools.webhookEntry, 'serve', '--port', '0', '--host', '127.0.0.1', ...args],
       { cwd: REPO_ROOT, env: { ...process.env, TMPDIR: webhookTmp }, stdio: ['ignore', 'pipe', logFd] },
     );
     closeSync(logFd);
@@ -477,7 +501,7 @@ class RunningHarness implements Harness {
     const caBundle = readFileSync(String(caLine['caCertificate'])).toString('base64');
     this.webhook = { process: child, lines, exited, url, caBundle };
     await this.registerWebhook(url, caBundle);
-    await this.waitUntilWebhookAnswers();
+    if (waitForReviews) await this.waitUntilWebhookAnswers();
   }
 
   private async stopWebhook(signal: NodeJS.Signals): Promise<void> {
@@ -610,18 +634,27 @@ async function waitFor<T>(what: string, check: () => Promise<T | undefined | fal
 
 /** A GET over HTTP or HTTPS (with a CA and a bearer token), for health endpoints. */
 function get(url: string, options: { ca?: string; token?: string } = {}): Promise<{ status: number; body: string }> {
+  return send(url, options);
+}
+
+/** A request over HTTP or HTTPS (with a CA, a bearer token, a JSON body). */
+function send(url: string, options: { ca?: string; token?: string; method?: string; body?: string | undefined } = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const headers = options.token ? { authorization: `Bearer ${options.token}` } : {};
+    const headers: Record<string, string> = {
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+    };
+    const method = options.method ?? 'GET';
     const callback = (response: IncomingMessage) => {
       let body = '';
       response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
     };
     const request = url.startsWith('https:')
-      ? httpsRequest(url, { headers, ...(options.ca ? { ca: options.ca } : {}), timeout: 5_000 }, callback)
-      : httpRequest(url, { headers, timeout: 5_000 }, callback);
-    request.on('timeout', () => request.destroy(new Error(`GET ${url} timed out`)));
+      ? httpsRequest(url, { method, headers, ...(options.ca ? { ca: options.ca } : {}), timeout: 5_000 }, callback)
+      : httpRequest(url, { method, headers, timeout: 5_000 }, callback);
+    request.on('timeout', () => request.destroy(new Error(`${method} ${url} timed out`)));
     request.on('error', reject);
-    request.end();
+    request.end(options.body);
   });
 }

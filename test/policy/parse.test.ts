@@ -112,6 +112,7 @@ rules:
   group-unknown: deny
   group-not-security-enabled: warn
   cluster-admin: deny
+  escalation: warn
   broad-group: off
   local-account: warn
 allow:
@@ -144,6 +145,7 @@ Accepted('parsePolicy :: every field with a valid value :: read exactly', () => 
       'group-not-security-enabled': 'warn',
       'directory-unavailable': 'deny',
       'cluster-admin': 'deny',
+      escalation: 'warn',
       'broad-group': 'off',
       'local-account': 'warn',
     },

@@ -1,0 +1,72 @@
+import type { Binding, RbacRole } from '../admission/types.ts';
+import { roleIdOf, roleKey, type RoleFacts, type RoleId } from './facts.ts';
+import type { FactsNeeded } from './needs.ts';
+
+/**
+ * Roles and bindings by role, answering exactly the role facts a review needs with map lookups only. The role cache
+ * keeps one up to date from informers; `check` fills one from its input. No I/O: it is only a data structure.
+ */
+export class RoleIndex {
+  private readonly roles = new Map<string, RbacRole>();
+  /** roleKey → (bindingKey → binding): every binding whose roleRef names the role, existing or not. */
+  private readonly bindingsByRole = new Map<string, Map<string, Binding>>();
+  /** bindingKey → the roleKey it is filed under, to unfile it on update or delete. */
+  private readonly roleOfBinding = new Map<string, string>();
+
+  setRole(role: RbacRole): void {
+    this.roles.set(roleKey(role), role);
+  }
+
+  deleteRole(role: RoleId): void {
+    this.roles.delete(roleKey(role));
+  }
+
+  setBinding(binding: Binding): void {
+    this.deleteBinding(binding);
+    const id = roleIdOf(binding);
+    if (!id) return;
+    const key = bindingKey(binding);
+    const role = roleKey(id);
+    let filed = this.bindingsByRole.get(role);
+    if (!filed) this.bindingsByRole.set(role, (filed = new Map()));
+    filed.set(key, binding);
+    this.roleOfBinding.set(key, role);
+  }
+
+  deleteBinding(binding: Pick<Binding, 'kind' | 'namespace' | 'name'>): void {
+    const key = bindingKey(binding);
+    const role = this.roleOfBinding.get(key);
+    if (role === undefined) return;
+    this.roleOfBinding.delete(key);
+    const filed = this.bindingsByRole.get(role);
+    filed?.delete(key);
+    if (filed?.size === 0) this.bindingsByRole.delete(role);
+  }
+
+  /** Empties the index (before a relist replaces it). */
+  clear(): void {
+    this.roles.clear();
+    this.bindingsByRole.clear();
+    this.roleOfBinding.clear();
+  }
+
+  get size(): { roles: number; bindings: number } {
+    return { roles: this.roles.size, bindings: this.roleOfBinding.size };
+  }
+
+  /** The facts for `needs`, from this index: `source` names it in notes, `complete` says whether a missing role does not exist. */
+  factsFor(needs: FactsNeeded, source: string, complete: boolean): RoleFacts {
+    const roles = new Map<string, RbacRole>();
+    for (const id of needs.roles ?? []) {
+      const role = this.roles.get(roleKey(id));
+      if (role) roles.set(roleKey(id), role);
+    }
+    const bindings = new Map<string, readonly Binding[]>();
+    for (const id of needs.bindingsOf ?? []) bindings.set(roleKey(id), [...(this.bindingsByRole.get(roleKey(id))?.values() ?? [])]);
+    return { source, complete, roles, bindings };
+  }
+}
+
+function bindingKey(binding: Pick<Binding, 'kind' | 'namespace' | 'name'>): string {
+  return `${binding.kind}/${binding.kind === 'ClusterRoleBinding' ? '' : binding.namespace}/${binding.name}`;
+}
