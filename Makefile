@@ -36,7 +36,8 @@ e2e: build ## End-to-end tests: etcd, kube-apiserver 1.20 and the webhook on loo
 typecheck: install ## Type-check sources and tests
 	$(NPM) run typecheck
 
-lint: typecheck ## Type-check (tsc --noEmit) and lint the Helm chart (helm lint --strict)
+lint: typecheck ## Type-check (tsc --noEmit), ESLint (typescript-eslint recommended) and helm lint --strict
+	$(NPM) run lint
 
 clean: ## Remove build output
 	rm -rf dist

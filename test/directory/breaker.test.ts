@@ -94,7 +94,7 @@ breaker('5xx :: exponential backoff with jitter, capped at 60 s', (context) => {
   assert.equal(windows, [750, 1500, 3000, 6000, 12_000, 24_000, 45_000, 45_000, 45_000, 45_000]);
 });
 
-breaker('5xx :: jitter spreads the window between half and all of the backoff', (context) => {
+breaker('5xx :: jitter spreads the window between half and all of the backoff', (_context) => {
   const windows = [0, 0.999_999].map((random) => {
     const local = new CircuitBreaker({ now: () => 0, random: () => random, baseBackoffMs: 8000 });
     permit(local.admit()).failed('x');
