@@ -41,7 +41,8 @@ export function evaluate(review: Review, policy: Policy, facts: Facts): Decision
     return allow([], `namespace ${binding.namespace} is listed in the policy's allow.namespaces`);
   }
   const found = violationsOf(binding, policy, facts);
-  const preExisting = review.oldBinding ? keysOf(violationsOf(review.oldBinding, policy, facts)) : new Set<string>();
+  // The old object matters only to downgrade what the new one violates: a clean UPDATE judges one object, not two.
+  const preExisting = review.oldBinding && found.length > 0 ? keysOf(violationsOf(review.oldBinding, policy, facts)) : new Set<string>();
   const exemptRequester = requesterExemption(review.requester, policy);
   const violations = downgradeAll(found, preExisting, exemptRequester, policy);
   const { bootstrap, others } = partitionBootstrapSubjects(binding);
@@ -73,7 +74,7 @@ function evaluateRole(review: Review, role: RbacRole, policy: Policy, facts: Fac
   );
   const judge = (judged: RbacRole) => bindings.flatMap((binding) => violationsOf(binding, policy, facts, judged));
   const found = judge(role);
-  const preExisting = review.oldRole ? keysOf(judge(review.oldRole)) : new Set<string>();
+  const preExisting = review.oldRole && found.length > 0 ? keysOf(judge(review.oldRole)) : new Set<string>();
   const exemptRequester = requesterExemption(review.requester, policy);
   const violations = downgradeAll(found, preExisting, exemptRequester, policy);
   return {
