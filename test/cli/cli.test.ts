@@ -2,20 +2,17 @@
  * The real CLI, as users run it: bin/entra-rbac-guard (which loads dist/, so `make build` first) spawned with this
  * Node.js 24 as a child process. Every child is stopped at the end of its suite, even when a test fails.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateSelfSigned } from '../../src/http/tls.ts';
 import { GROUP_ID, SHARED_FIXTURES } from '../helpers.ts';
+import { ROOT, runCli, startCli, stopAllCli, type Ran, type Started } from './spawn-cli.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin', 'entra-rbac-guard');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 const UNKNOWN_GROUP_ID = '9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b';
@@ -25,76 +22,14 @@ type Json = Record<string, any>;
 
 // --- child processes -------------------------------------------------------------------------------------------
 
-const children = new Set<ChildProcess>();
-
 /** The environment of the test, without any ENTRA_RBAC_GUARD_* setting that would change what the CLI does. */
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('ENTRA_RBAC_GUARD_')));
 }
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly stdout: () => string;
-  readonly stderr: () => string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function start(args: readonly string[]): Started {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('close', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    });
-    child.on('error', () => {
-      children.delete(child);
-      resolve({ code: null, signal: null });
-    });
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-interface Ran {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI to its end; kills it and fails after `timeoutMs`. */
-async function run(args: readonly string[], { stdin, timeoutMs = 20_000 }: { stdin?: string; timeoutMs?: number } = {}): Promise<Ran> {
-  const started = start(args);
-  started.child.stdin!.on('error', () => undefined);
-  started.child.stdin!.end(stdin ?? '');
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<'timed out'>((resolve) => (timer = setTimeout(() => resolve('timed out'), timeoutMs)));
-  const result = await Promise.race([started.exited, timedOut]);
-  clearTimeout(timer);
-  if (result === 'timed out') {
-    started.child.kill('SIGKILL');
-    await started.exited;
-    assert.unreachable(`entra-rbac-guard ${args.join(' ')} did not finish within ${timeoutMs} ms`);
-  }
-  return { code: (result as { code: number | null }).code, stdout: started.stdout(), stderr: started.stderr() };
-}
-
-async function stopAll(): Promise<void> {
-  await Promise.all(
-    [...children].map((child) => {
-      const closed = new Promise((resolve) => child.once('close', resolve));
-      child.kill('SIGKILL');
-      return closed;
-    }),
-  );
-}
-
-process.once('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
+const start = (args: readonly string[]): Started => startCli(args, cleanEnv());
+const run = (args: readonly string[], options?: { stdin?: string; timeoutMs?: number }): Promise<Ran> => runCli(args, cleanEnv(), options);
+const stopAll = stopAllCli;
 
 // --- manifests -------------------------------------------------------------------------------------------------
 

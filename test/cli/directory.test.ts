@@ -7,22 +7,19 @@
  * Every test starts its own fakes and work directory and closes them in `finally`; every child is bounded in time
  * and killed at the end of its test, even when the test fails.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
 import type { FakeGroup } from '../fakes/graph-fake.ts';
 import { CLIENT_SECRET, FEDERATED_TOKEN, startFakes, within, type Fakes } from '../fakes/harness.ts';
 import { SHARED_FIXTURES } from '../helpers.ts';
+import { runCli, startCli, stopCli, type Ran, type Started } from './spawn-cli.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const BIN = join(ROOT, 'bin', 'entra-rbac-guard');
 
 const PAYMENTS: FakeGroup = { id: '5d2c7b1a-3e4f-4a5b-9c6d-7e8f9a0b1c2d', displayName: 'Payments Team', securityEnabled: true };
 const M365: FakeGroup = { id: '8f14e45f-ceea-467f-a0e6-0f1d2c3b4a59', displayName: 'Payments (Microsoft 365)', securityEnabled: false };
@@ -33,11 +30,6 @@ const TYPO = '5d2c7b1a-3e4f-4a5b-9c6d-7e8f9a0b1d2c';
 type Json = Record<string, any>;
 
 // --- child processes -------------------------------------------------------------------------------------------
-
-const children = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of children) child.kill('SIGKILL');
-});
 
 /** The test's environment without ENTRA_RBAC_GUARD_* or AZURE_* settings, plus `extra` (an undefined value removes). */
 function childEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -51,56 +43,9 @@ function childEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return env;
 }
 
-interface Started {
-  readonly child: ChildProcess;
-  readonly stdout: () => string;
-  readonly stderr: () => string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function start(args: readonly string[], env: NodeJS.ProcessEnv): Started {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  child.stdin!.on('error', () => undefined);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('close', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    });
-    child.on('error', () => {
-      children.delete(child);
-      resolve({ code: null, signal: null });
-    });
-  });
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-async function kill(started: Started): Promise<void> {
-  if (started.child.exitCode === null && started.child.signalCode === null) started.child.kill('SIGKILL');
-  await started.exited;
-}
-
-interface Ran {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs the CLI to its end; kills it and fails after `timeoutMs`. */
-async function run(args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<Ran> {
-  const started = start(args, env);
-  started.child.stdin!.end('');
-  try {
-    const { code } = await within(timeoutMs, started.exited, `entra-rbac-guard ${args.join(' ')}`);
-    return { code, stdout: started.stdout(), stderr: started.stderr() };
-  } finally {
-    await kill(started);
-  }
-}
+const start = startCli;
+const kill = stopCli;
+const run = (args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 20_000): Promise<Ran> => runCli(args, env, { timeoutMs });
 
 // --- fakes and files -------------------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import * as assert from 'uvu/assert';
 import { parsePolicy } from '../../src/policy/parse.ts';
 import { CHART, helm, helmBinary, parseObjects, renderYaml, VALUES_DIR, type HelmResult, type K8sObject } from '../chart/helm.ts';
 import { startHarness, WEBHOOK_NAME, type Harness, type KubectlResult } from './harness.ts';
+import { failEveryTestOnSetupError, show, expectOk } from './expect.ts';
 
 const RELEASE = 'rel';
 const NAMESPACE = 'entra-rbac-guard';
@@ -51,13 +52,7 @@ Chart.before(async (context) => {
   }
 });
 
-/** Without a harness every test fails: the first with the whole reason, the others pointing at it. */
-Chart.before.each((context) => {
-  if (!context.setupError) return;
-  if (context.setupErrorReported) throw new Error('the e2e harness did not start: see the first failure');
-  context.setupErrorReported = true;
-  throw context.setupError;
-});
+failEveryTestOnSetupError(Chart);
 
 Chart.after(async (context) => {
   await context.harness?.stop();
@@ -65,14 +60,7 @@ Chart.after(async (context) => {
 
 // --- helpers -------------------------------------------------------------------------------------------------------
 
-function show(result: KubectlResult | HelmResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
-}
 
-function expectOk<T extends KubectlResult | HelmResult>(result: T, what: string): T {
-  assert.is(result.code, 0, `${what} should succeed:\n${show(result)}`);
-  return result;
-}
 
 /**
  * helm against the harness's API server, as its admin (system:masters).

@@ -70,6 +70,8 @@ export interface Harness {
   webhookRequest(path: string, options?: { readonly method?: string; readonly body?: string }): Promise<{ status: number; body: string }>;
   /** Kills the webhook (SIGKILL) and leaves the webhook configuration pointing at it. */
   killWebhook(): Promise<void>;
+  /** Points the webhook configuration at `url` with `caBundle` (base64 PEM), e.g. at a webhook in the test's process. */
+  pointWebhookAt(url: string, caBundle: string): Promise<void>;
   /** Kills every process started and removes the temp dir. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -500,7 +502,7 @@ class RunningHarness implements Harness {
     }
     const caBundle = readFileSync(String(caLine['caCertificate'])).toString('base64');
     this.webhook = { process: child, lines, exited, url, caBundle };
-    await this.registerWebhook(url, caBundle);
+    await this.pointWebhookAt(url, caBundle);
     if (waitForReviews) await this.waitUntilWebhookAnswers();
   }
 
@@ -509,8 +511,11 @@ class RunningHarness implements Harness {
     await stopProcess(this.webhook.process, signal, 10_000);
   }
 
-  /** Creates or updates the ValidatingWebhookConfiguration so the API server calls the webhook at `url`. */
-  private async registerWebhook(url: string, caBundle: string): Promise<void> {
+  /**
+   * Creates or updates the ValidatingWebhookConfiguration so the API server calls the webhook at `url` (also one
+   * running in the test's own process).
+   */
+  async pointWebhookAt(url: string, caBundle: string): Promise<void> {
     const configuration = {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'ValidatingWebhookConfiguration',

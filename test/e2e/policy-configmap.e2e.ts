@@ -10,6 +10,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { recordedReview } from '../helpers.ts';
 import { startHarness, WEBHOOK_NAME, type Harness, type KubectlResult, type LogLine } from './harness.ts';
+import { failEveryTestOnSetupError, show, expectOk, expectDeniedBy } from './expect.ts';
 
 const WEBHOOK_NAMESPACE = 'entra-rbac-guard';
 const SERVICE_ACCOUNT = 'entra-rbac-guard';
@@ -44,12 +45,7 @@ E2E.before(async (context) => {
   }
 });
 
-E2E.before.each((context) => {
-  if (!context.setupError) return;
-  if (context.setupErrorReported) throw new Error('the e2e harness did not start: see the first failure');
-  context.setupErrorReported = true;
-  throw context.setupError;
-});
+failEveryTestOnSetupError(E2E);
 
 E2E.after(async (context) => {
   await context.harness?.stop();
@@ -144,20 +140,8 @@ function createRoleBinding(harness: Harness, name: string, subject: string, ...e
   return harness.kubectl(['create', 'rolebinding', name, `--namespace=${NAMESPACE}`, '--clusterrole=edit', subject, ...extra]);
 }
 
-function show(result: KubectlResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
-}
 
-function expectOk(result: KubectlResult, what: string): KubectlResult {
-  assert.is(result.code, 0, `${what} should succeed:\n${show(result)}`);
-  return result;
-}
 
-function expectDeniedBy(result: KubectlResult, rule: string): void {
-  assert.is.not(result.code, 0, `should be denied:\n${show(result)}`);
-  assert.ok(result.stderr.includes(`admission webhook "${WEBHOOK_NAME}" denied the request`), `not denied by our webhook:\n${show(result)}`);
-  assert.ok(result.stderr.includes(`[${rule}]`), `no [${rule}] in the denial:\n${show(result)}`);
-}
 
 async function exists(harness: Harness, kind: string, name: string, namespace: string): Promise<boolean> {
   const result = await harness.kubectl(['get', kind, name, '-o', 'name', `--namespace=${namespace}`]);

@@ -24,7 +24,8 @@ import { NO_DIRECTORY } from '../../src/policy/facts.ts';
 import type { Policy } from '../../src/policy/model.ts';
 import { factsNeeded } from '../../src/policy/needs.ts';
 import { parsePolicy } from '../../src/policy/parse.ts';
-import { startHarness, WEBHOOK_CONFIGURATION, WEBHOOK_NAME, type Harness, type KubectlResult, type LogLine } from './harness.ts';
+import { startHarness, type Harness, type KubectlResult, type LogLine } from './harness.ts';
+import { failEveryTestOnSetupError, show, expectOk, expectDeniedBy } from './expect.ts';
 
 const NAMESPACE = 'payments';
 const GROUP_ID = '5d2c7b1a-3e4f-4a5b-9c6d-7e8f9a0b1c2d';
@@ -84,7 +85,7 @@ Roles.before(async (context) => {
     await context.app.listen({ host: '127.0.0.1', port: 0 });
     const { port } = context.app.server.address() as AddressInfo;
     await harness.killWebhook();
-    await register(harness, `https://127.0.0.1:${port}/validate`, Buffer.from(tls.ca).toString('base64'));
+    await harness.pointWebhookAt(`https://127.0.0.1:${port}/validate`, Buffer.from(tls.ca).toString('base64'));
     await waitUntilAnswering(context);
     expectOk(await harness.kubectl(['create', 'namespace', NAMESPACE]), 'create namespace');
     process.stderr.write(`  (etcd, kube-apiserver, role cache and webhook up in ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
@@ -93,13 +94,7 @@ Roles.before(async (context) => {
   }
 });
 
-/** Without a harness every test fails: the first with the whole reason, the others pointing at it. */
-Roles.before.each((context) => {
-  if (!context.setupError) return;
-  if (context.setupErrorReported) throw new Error('the e2e harness did not start: see the first failure');
-  context.setupErrorReported = true;
-  throw context.setupError;
-});
+failEveryTestOnSetupError(Roles);
 
 Roles.after(async (context) => {
   await context.roles?.stop();
@@ -109,22 +104,8 @@ Roles.after(async (context) => {
 
 // --- helpers -------------------------------------------------------------------------------------------------------
 
-function show(result: KubectlResult): string {
-  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
-}
 
-function expectOk(result: KubectlResult, what: string): KubectlResult {
-  assert.is(result.code, 0, `${what} should succeed:\n${show(result)}`);
-  return result;
-}
 
-/** Denied by our webhook (not by RBAC, not by a failed call), with the rule's tag and every given text in the message. */
-function expectDeniedBy(result: KubectlResult, rule: string, ...texts: string[]): void {
-  assert.is.not(result.code, 0, `should be denied:\n${show(result)}`);
-  assert.ok(result.stderr.includes(`admission webhook "${WEBHOOK_NAME}" denied the request`), `not denied by our webhook:\n${show(result)}`);
-  assert.ok(result.stderr.includes(`[${rule}]`), `no [${rule}] in the denial:\n${show(result)}`);
-  for (const text of texts) assert.ok(result.stderr.includes(text), `"${text}" missing from the denial:\n${show(result)}`);
-}
 
 function listItems(result: KubectlResult): Record<string, unknown>[] {
   return (JSON.parse(result.stdout) as { items: Record<string, unknown>[] }).items;
@@ -169,33 +150,6 @@ function decisions(lines: readonly LogLine[]): LogLine[] {
   return lines.filter((line) => line.msg === 'decision');
 }
 
-/** Points the harness's webhook configuration (same names) at the in-process webhook. */
-async function register(harness: Harness, url: string, caBundle: string): Promise<void> {
-  const configuration = {
-    apiVersion: 'admissionregistration.k8s.io/v1',
-    kind: 'ValidatingWebhookConfiguration',
-    metadata: { name: WEBHOOK_CONFIGURATION },
-    webhooks: [
-      {
-        name: WEBHOOK_NAME,
-        admissionReviewVersions: ['v1'],
-        sideEffects: 'None',
-        failurePolicy: 'Fail',
-        timeoutSeconds: 5,
-        clientConfig: { url, caBundle },
-        rules: [
-          {
-            apiGroups: [RBAC_GROUP],
-            apiVersions: ['*'],
-            operations: ['CREATE', 'UPDATE'],
-            resources: ['rolebindings', 'clusterrolebindings', 'roles', 'clusterroles'],
-          },
-        ],
-      },
-    ],
-  };
-  expectOk(await harness.kubectl(['apply', '-f', '-'], { stdin: JSON.stringify(configuration) }), 'register the in-process webhook');
-}
 
 /** The API server picks the new URL up a moment later: dry-run probes until one reaches this process. */
 async function waitUntilAnswering({ harness, lines }: Context): Promise<void> {

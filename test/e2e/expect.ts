@@ -1,0 +1,45 @@
+import type { Test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { WEBHOOK_NAME } from './harness.ts';
+
+/** What kubectl and helm runs give back. */
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function show(result: CommandResult): string {
+  return `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}`;
+}
+
+export function expectOk<T extends CommandResult>(result: T, what: string): T {
+  assert.is(result.code, 0, `${what} should succeed:\n${show(result)}`);
+  return result;
+}
+
+/** Denied by our webhook (not by RBAC, not by a failed call), with the rule's tag and every given text in the message. */
+export function expectDeniedBy(result: CommandResult, rule: string, ...texts: string[]): void {
+  assert.is.not(result.code, 0, `should be denied:\n${show(result)}`);
+  assert.ok(result.stderr.includes(`admission webhook "${WEBHOOK_NAME}" denied the request`), `not denied by our webhook:\n${show(result)}`);
+  assert.ok(result.stderr.includes(`[${rule}]`), `no [${rule}] in the denial:\n${show(result)}`);
+  for (const text of texts) assert.ok(result.stderr.includes(text), `"${text}" missing from the denial:\n${show(result)}`);
+}
+
+export interface SetupState {
+  setupError?: Error;
+  setupErrorReported?: boolean;
+}
+
+/**
+ * uvu 0.5.6 drops an error thrown in a `before` hook and reports the run as passed, so setup stores its error and
+ * every test fails instead: the first with the whole reason, the others pointing at it.
+ */
+export function failEveryTestOnSetupError<T extends SetupState>(tests: Test<T>): void {
+  tests.before.each((context) => {
+    if (!context.setupError) return;
+    if (context.setupErrorReported) throw new Error('the e2e harness did not start: see the first failure');
+    context.setupErrorReported = true;
+    throw context.setupError;
+  });
+}
