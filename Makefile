@@ -31,7 +31,8 @@ test: build ## Run the whole test suite (uvu)
 # in /var/cache/entra-rbac-guard; the script prints its path. etcd and kubectl come from the machine (see README).
 e2e: build ## End-to-end tests: etcd, kube-apiserver 1.20 and the webhook on loopback, driven with kubectl
 	@kube_apiserver=$${KUBE_APISERVER:-$$(scripts/build-kube-apiserver.sh)} || { echo 'make e2e: kube-apiserver could not be built: run scripts/build-kube-apiserver.sh as root (see README, "End-to-end tests"), or set KUBE_APISERVER to a kube-apiserver 1.20 binary' >&2; exit 1; }; \
-	  KUBE_APISERVER=$$kube_apiserver $(NPM) exec -- node --import tsx node_modules/uvu/bin.js test '\.e2e\.ts$$'
+	  $(NPM) exec -- node --import tsx test/fakes/make-ca.ts && \
+	  KUBE_APISERVER=$$kube_apiserver NODE_EXTRA_CA_CERTS=test/fakes/.ca/ca.crt $(NPM) exec -- node --import tsx node_modules/uvu/bin.js test '\.e2e\.ts$$'
 
 typecheck: install ## Type-check sources and tests
 	$(NPM) run typecheck

@@ -3,7 +3,9 @@
 # Prints the binary's path. About 9 minutes on 2 cores the first time; instant afterwards.
 set -euo pipefail
 cache_dir=${KUBE_APISERVER_CACHE:-/var/cache/entra-rbac-guard}
-binary="$cache_dir/kube-apiserver"
+# The name says how it was built: a binary from before the reflect2 patch (plain `kube-apiserver`) is never reused.
+binary="$cache_dir/kube-apiserver-reflect2-go118"
+scripts=$(cd "$(dirname "$0")" && pwd)
 if [ -x "$binary" ]; then echo "$binary"; exit 0; fi
 
 mkdir -p "$cache_dir"
@@ -20,6 +22,9 @@ cd "$work"
 if ! ls -d kubernetes-*/ >/dev/null 2>&1; then apt-get source -qq kubernetes >&2; fi
 tree=$(ls -d "$work"/kubernetes-*/ | head -n 1)
 cd "$tree"
+# Debian's Go is 1.18 or later; the vendored modern-go/reflect2 1.0.1 then crashes the API server on the first custom
+# resource (PolicyReports in the audit tests). The patch is reflect2 1.0.2's fix; it is idempotent.
+"$scripts/patch-reflect2-go118.sh" "$tree" >&2
 mkdir -p .go/src/k8s.io
 [ -e .go/src/k8s.io/kubernetes ] || ln -s ../../.. .go/src/k8s.io/kubernetes
 cd .go/src/k8s.io/kubernetes

@@ -130,7 +130,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 /** kube-apiserver: $KUBE_APISERVER, else the cache scripts/build-kube-apiserver.sh fills. */
 export function findKubeApiServer(): string {
   const cacheDir = process.env['KUBE_APISERVER_CACHE'] ?? '/var/cache/entra-rbac-guard';
-  const candidate = process.env['KUBE_APISERVER'] || join(cacheDir, 'kube-apiserver');
+  const candidate = process.env['KUBE_APISERVER'] || join(cacheDir, 'kube-apiserver-reflect2-go118');
   if (existsSync(candidate)) return candidate;
   throw new Error(
     `kube-apiserver not found at ${candidate}. The end-to-end tests need kube-apiserver 1.20: build it once with ` +
