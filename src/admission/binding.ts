@@ -66,18 +66,36 @@ export function readBinding(value: unknown, path: string): Binding {
 function readSubjects(value: unknown, path: string): Subject[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) throw new InvalidInputError(path, `must be a list, got ${describeType(value)}`);
-  return value.map((item, index) => {
-    const at = `${path}[${index}]`;
-    const subject = expectRecord(item, at);
-    const namespace = expectString(subject['namespace'], `${at}.namespace`, { optional: true });
-    const apiGroup = expectString(subject['apiGroup'], `${at}.apiGroup`, { optional: true });
-    return {
-      kind: expectString(subject['kind'], `${at}.kind`),
-      name: expectString(subject['name'], `${at}.name`),
-      ...(namespace ? { namespace } : {}),
-      ...(apiGroup ? { apiGroup } : {}),
-    };
-  });
+  return value.map((item, index) => readSubject(item, path, index));
+}
+
+/** The common case without building a field path per subject (a review can name hundreds of subjects). */
+function readSubject(item: unknown, path: string, index: number): Subject {
+  if (isRecord(item)) {
+    const { kind, name } = item;
+    const namespace = item['namespace'] ?? '';
+    const apiGroup = item['apiGroup'] ?? '';
+    if (typeof kind === 'string' && typeof name === 'string' && typeof namespace === 'string' && typeof apiGroup === 'string') {
+      const subject: { kind: string; name: string; namespace?: string; apiGroup?: string } = { kind, name };
+      if (namespace) subject.namespace = namespace;
+      if (apiGroup) subject.apiGroup = apiGroup;
+      return subject;
+    }
+  }
+  return readSubjectNamingTheFault(item, `${path}[${index}]`);
+}
+
+/** Every field checked in turn, so the error names the first wrong one. */
+function readSubjectNamingTheFault(item: unknown, at: string): Subject {
+  const subject = expectRecord(item, at);
+  const namespace = expectString(subject['namespace'], `${at}.namespace`, { optional: true });
+  const apiGroup = expectString(subject['apiGroup'], `${at}.apiGroup`, { optional: true });
+  return {
+    kind: expectString(subject['kind'], `${at}.kind`),
+    name: expectString(subject['name'], `${at}.name`),
+    ...(namespace ? { namespace } : {}),
+    ...(apiGroup ? { apiGroup } : {}),
+  };
 }
 
 function readRoleRef(value: unknown, path: string): RoleRef {

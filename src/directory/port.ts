@@ -16,6 +16,12 @@ export interface Directory {
    * anyone (fresh in a cache, or in a snapshot); otherwise undefined, and the caller uses lookupGroups.
    */
   cachedGroups?(ids: readonly string[]): ReadonlyMap<string, GroupFact> | undefined;
+  /**
+   * Asks the source itself, not a cache, about every ID and keeps the answers as a lookup would: the continuous
+   * audit sees a group deleted in Entra within one round, and renews the webhook's cached answers as it goes.
+   * Only a directory with a cache has it.
+   */
+  refreshGroups?(ids: readonly string[]): Promise<ReadonlyMap<string, GroupFact>>;
 }
 
 /** Fetches exactly the facts the engine said it needs. With no directory, the engine notes that nothing was checked. */
@@ -25,9 +31,8 @@ export async function gatherFacts(
   deadline?: AbortSignal | (() => AbortSignal),
 ): Promise<DirectoryFacts> {
   if (!directory) return NO_DIRECTORY;
-  if (needs.groupIds.length === 0) return { source: directory.source, groups: new Map() };
-  const cached = directory.cachedGroups?.(needs.groupIds);
-  if (cached) return { source: directory.source, groups: cached };
+  const known = knownFacts(needs, directory);
+  if (known) return known;
   // The deadline's timer is made only now, when something must really be waited for.
   const signal = typeof deadline === 'function' ? deadline() : deadline;
   try {
@@ -35,6 +40,17 @@ export async function gatherFacts(
   } catch (error) {
     return { source: directory.source, groups: new Map(needs.groupIds.map((id) => [id, { state: 'unavailable', reason: failureReason(error, directory) }])) };
   }
+}
+
+/**
+ * The facts, when they are known without waiting (no directory, no group to ask about, or every group fresh in the
+ * cache); otherwise undefined, and gatherFacts asks. The webhook's hot path: no promise, no timer.
+ */
+export function knownFacts(needs: FactsNeeded, directory: Directory | undefined): DirectoryFacts | undefined {
+  if (!directory) return NO_DIRECTORY;
+  if (needs.groupIds.length === 0) return { source: directory.source, groups: new Map() };
+  const cached = directory.cachedGroups?.(needs.groupIds);
+  return cached ? { source: directory.source, groups: cached } : undefined;
 }
 
 /** The deadline's own error says only "The operation was aborted due to timeout": say what happened instead. */

@@ -87,13 +87,17 @@ function grantFor(binding: Binding): BootstrapGrant | undefined {
   );
 }
 
-/** Splits a binding's subjects into Kubernetes' own bootstrap grants and the rest, which the rules judge. */
-export function partitionBootstrapSubjects(binding: Binding): { bootstrap: Subject[]; others: Subject[] } {
+/**
+ * Splits a binding's subjects into Kubernetes' own bootstrap grants and the rest, which the rules judge. Without a
+ * bootstrap subject, `others` is the binding's own list (not a copy), so what is known about it is reused.
+ */
+export function partitionBootstrapSubjects(binding: Binding): { bootstrap: readonly Subject[]; others: readonly Subject[] } {
   const grant = grantFor(binding);
+  if (!grant) return { bootstrap: [], others: binding.subjects };
   const bootstrap: Subject[] = [];
   const others: Subject[] = [];
   for (const subject of binding.subjects) {
-    (grant?.subjects.includes(subjectKey(subjectRef(subject))) ? bootstrap : others).push(subject);
+    (grant.subjects.includes(subjectKey(subjectRef(subject))) ? bootstrap : others).push(subject);
   }
-  return { bootstrap, others };
+  return { bootstrap, others: bootstrap.length === 0 ? binding.subjects : others };
 }

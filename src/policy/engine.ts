@@ -1,13 +1,14 @@
-import type { Binding, GroupVersionKind, Operation, RbacRole, UserInfo } from '../admission/types.ts';
+import type { Binding, GroupVersionKind, Operation, RbacRole, Subject, UserInfo } from '../admission/types.ts';
 import { RBAC_GROUP } from '../admission/types.ts';
 import { partitionBootstrapSubjects } from './bootstrap.ts';
+import { compiledPolicy } from './compiled-policy.ts';
 import { allow, type Decision, type Violation } from './decision.ts';
 import { UNKNOWN_ROLES, resolveRole, roleIdOf, roleKey, type Facts } from './facts.ts';
-import type { Policy, RuleId } from './model.ts';
+import type { Policy } from './model.ts';
 import { escalatingPermissions, grantsEverything } from './privileges.ts';
-import { RULES, readsRoles } from './rules/index.ts';
-import { describeRole } from './rules/rule.ts';
-import { describeBinding, entraGroupSubjects, subjectKey, subjectRef } from './subjects.ts';
+import { describeRole, type RuleContext } from './rules/rule.ts';
+import { subjectsOf } from './subject-traits.ts';
+import { describeBinding, subjectKey, subjectRef } from './subjects.ts';
 
 /** What the engine judges: an admission request, or a manifest read by `check` (a CREATE with no requester). */
 export interface Review {
@@ -37,20 +38,22 @@ export function evaluate(review: Review, policy: Policy, facts: Facts): Decision
       ? allow()
       : allow([`entra-rbac-guard does not evaluate ${review.kind.kind}: only RBAC objects; check the webhook's rules`]);
   }
-  if (binding.kind === 'RoleBinding' && policy.allow.namespaces.includes(binding.namespace)) {
+  if (binding.kind === 'RoleBinding' && compiledPolicy(policy).allowNamespaces.has(binding.namespace)) {
     return allow([], `namespace ${binding.namespace} is listed in the policy's allow.namespaces`);
   }
+  const { bootstrap, others } = partitionBootstrapSubjects(binding);
+  // Before the old object may be judged: the classification of the new one is then still the one kept.
+  const { entraGroups } = subjectsOf(others, policy);
   const found = violationsOf(binding, policy, facts);
   // The old object matters only to downgrade what the new one violates: a clean UPDATE judges one object, not two.
   const preExisting = review.oldBinding && found.length > 0 ? keysOf(violationsOf(review.oldBinding, policy, facts)) : new Set<string>();
   const exemptRequester = requesterExemption(review.requester, policy);
-  const violations = downgradeAll(found, preExisting, exemptRequester, policy);
-  const { bootstrap, others } = partitionBootstrapSubjects(binding);
-  const staleGroups = staleAnswers(binding, policy, facts);
+  const violations = found.length > 0 ? downgradeAll(found, preExisting, exemptRequester, policy) : found;
+  const staleGroups = staleAnswers(entraGroups, policy, facts);
   return {
     allowed: violations.every((violation) => violation.action !== 'deny'),
     violations,
-    notes: [...directoryNotes(binding, policy, facts), ...staleGroups.map(staleNote), ...roleNotes(binding, policy, facts)],
+    notes: [...directoryNotes(entraGroups, policy, facts), ...staleGroups.map(staleNote), ...roleNotes(binding, policy, facts)],
     ...(staleGroups.length > 0 ? { staleGroups } : {}),
     ...(bootstrap.length > 0 && others.length === 0 ? { exemption: 'Kubernetes bootstrap binding (kube-apiserver default RBAC)' } : {}),
     ...(exemptRequester && violations.length === 0 ? { exemption: `requester is exempt (${exemptRequester})` } : {}),
@@ -63,14 +66,14 @@ export function evaluate(review: Review, policy: Policy, facts: Facts): Decision
  * non-admins hold is how one would walk around every binding check.
  */
 function evaluateRole(review: Review, role: RbacRole, policy: Policy, facts: Facts): Decision {
-  if (role.kind === 'Role' && policy.allow.namespaces.includes(role.namespace)) {
+  if (role.kind === 'Role' && compiledPolicy(policy).allowNamespaces.has(role.namespace)) {
     return allow([], `namespace ${role.namespace} is listed in the policy's allow.namespaces`);
   }
   const roles = facts.roles ?? UNKNOWN_ROLES;
   if (roles.source === undefined) return allow(unknownBindingsNote(role, policy, roles.unknownBecause));
   const bindings = (roles.bindings.get(roleKey(role)) ?? []).filter(
     (binding) =>
-      sameRole(binding, role) && !(binding.kind === 'RoleBinding' && policy.allow.namespaces.includes(binding.namespace)),
+      sameRole(binding, role) && !(binding.kind === 'RoleBinding' && compiledPolicy(policy).allowNamespaces.has(binding.namespace)),
   );
   const judge = (judged: RbacRole) => bindings.flatMap((binding) => violationsOf(binding, policy, facts, judged));
   const found = judge(role);
@@ -104,18 +107,30 @@ function unknownBindingsNote(role: RbacRole, policy: Policy, unknownBecause: str
 
 /** With `changedRole`, only the rules that read the role run: the binding itself was judged when it was written. */
 function violationsOf(binding: Binding, policy: Policy, facts: Facts, changedRole?: RbacRole): Violation[] {
-  const judged = { ...binding, subjects: partitionBootstrapSubjects(binding).others };
-  return RULES.flatMap((rule) => {
-    const action = actionFor(rule.id, policy);
-    if (action === 'off' || (changedRole && !rule.readsRole)) return [];
-    return rule.check({ binding: judged, policy, facts, ...(changedRole ? { changedRole } : {}) }).map((finding) => ({
-      rule: rule.id,
-      action,
-      subject: subjectRef(finding.subject),
-      message: finding.message,
-      ...(changedRole ? { via: describeBinding(binding) } : {}),
-    }));
-  });
+  const { others } = partitionBootstrapSubjects(binding);
+  const judged = others === binding.subjects ? binding : { ...binding, subjects: others };
+  const context: RuleContext = {
+    binding: judged,
+    subjects: subjectsOf(others, policy),
+    policy,
+    facts,
+    role: changedRole ? { state: 'found', role: changedRole } : resolveRole(binding, facts),
+    ...(changedRole ? { changedRole } : {}),
+  };
+  const violations: Violation[] = [];
+  for (const { rule, action } of compiledPolicy(policy).activeRules) {
+    if (changedRole && !rule.readsRole) continue;
+    for (const finding of rule.check(context)) {
+      violations.push({
+        rule: rule.id,
+        action,
+        subject: subjectRef(finding.subject),
+        message: finding.message,
+        ...(changedRole ? { via: describeBinding(binding) } : {}),
+      });
+    }
+  }
+  return violations;
 }
 
 function downgradeAll(found: readonly Violation[], preExisting: ReadonlySet<string>, exemptRequester: string | undefined, policy: Policy): Violation[] {
@@ -126,11 +141,6 @@ function downgradeAll(found: readonly Violation[], preExisting: ReadonlySet<stri
       policy.mode === 'audit' && 'the policy is in audit mode',
     ]),
   );
-}
-
-function actionFor(rule: RuleId, policy: Policy): 'deny' | 'warn' | 'off' {
-  if (rule === 'directory-unavailable') return policy.directory.onError === 'deny' ? 'deny' : 'warn';
-  return policy.rules[rule];
 }
 
 function downgrade(violation: Violation, reasons: ReadonlyArray<string | false | undefined>): Violation {
@@ -157,9 +167,9 @@ function requesterExemption(requester: UserInfo | undefined, policy: Policy): st
   return group === undefined ? undefined : `group ${group} is in allow.requesters.groups`;
 }
 
-function staleAnswers(binding: Binding, policy: Policy, facts: Facts): { id: string; reason: string }[] {
+function staleAnswers(entraGroups: readonly Subject[], policy: Policy, facts: Facts): { id: string; reason: string }[] {
   if (!policy.directory.verify || facts.source === undefined) return [];
-  return entraGroupSubjects(binding, policy).flatMap((subject) => {
+  return entraGroups.flatMap((subject) => {
     const fact = facts.groups.get(subject.name);
     return fact?.state === 'found' && fact.stale ? [{ id: subject.name, reason: fact.stale.reason }] : [];
   });
@@ -169,9 +179,9 @@ function staleNote({ id, reason }: { id: string; reason: string }): string {
   return `Group "${id}" was judged on a cached directory answer: Microsoft Entra ID could not be asked now (${reason})`;
 }
 
-function directoryNotes(binding: Binding, policy: Policy, facts: Facts): string[] {
+function directoryNotes(entraGroups: readonly Subject[], policy: Policy, facts: Facts): string[] {
   if (!policy.directory.verify || facts.source !== undefined) return [];
-  const unchecked = entraGroupSubjects(binding, policy).map((subject) => subject.name);
+  const unchecked = entraGroups.map((subject) => subject.name);
   if (unchecked.length === 0) return [];
   return [
     `Group ${unchecked.map((id) => `"${id}"`).join(', ')} not checked in Microsoft Entra ID: no directory is configured ` +
@@ -184,7 +194,7 @@ function directoryNotes(binding: Binding, policy: Policy, facts: Facts): string[
  * does not exist yet (it will be judged against this binding when it is created); in `check`, that the input lacks it.
  */
 function roleNotes(binding: Binding, policy: Policy, facts: Facts): string[] {
-  if (!readsRoles(policy)) return [];
+  if (!compiledPolicy(policy).readsRoles) return [];
   const resolved = resolveRole(binding, facts);
   const roles = facts.roles ?? UNKNOWN_ROLES;
   if (resolved.state === 'unknown') {

@@ -1,8 +1,8 @@
 import type { Binding, RbacRole } from '../admission/types.ts';
 import { roleIdOf, type RoleId } from './facts.ts';
+import { compiledPolicy } from './compiled-policy.ts';
 import type { Policy } from './model.ts';
-import { readsRoles } from './rules/index.ts';
-import { entraGroupSubjects } from './subjects.ts';
+import { subjectsOf } from './subject-traits.ts';
 
 export interface FactsNeeded {
   /** Entra object IDs (lower-case GUIDs only) to look up in the directory, each once. */
@@ -24,15 +24,16 @@ export interface ReviewedObject {
 export function factsNeeded(review: ReviewedObject, policy: Policy): FactsNeeded {
   if (review.operation !== 'CREATE' && review.operation !== 'UPDATE') return { groupIds: [] };
   const { binding, role } = review;
+  const { readsRoles, allowNamespaces } = compiledPolicy(policy);
   if (role) {
-    if (!readsRoles(policy) || (role.kind === 'Role' && policy.allow.namespaces.includes(role.namespace))) return { groupIds: [] };
+    if (!readsRoles || (role.kind === 'Role' && allowNamespaces.has(role.namespace))) return { groupIds: [] };
     return { groupIds: [], bindingsOf: [{ kind: role.kind, namespace: role.namespace, name: role.name }] };
   }
   if (!binding) return { groupIds: [] };
-  if (binding.kind === 'RoleBinding' && policy.allow.namespaces.includes(binding.namespace)) return { groupIds: [] };
-  const roleId = roleIdOf(binding);
+  if (binding.kind === 'RoleBinding' && allowNamespaces.has(binding.namespace)) return { groupIds: [] };
+  const roleId = readsRoles ? roleIdOf(binding) : undefined;
   return {
-    groupIds: policy.directory.verify ? [...new Set(entraGroupSubjects(binding, policy).map((subject) => subject.name))] : [],
-    ...(roleId && readsRoles(policy) ? { roles: [roleId] } : {}),
+    groupIds: policy.directory.verify ? subjectsOf(binding.subjects, policy).entraGroupIds : [],
+    ...(roleId ? { roles: [roleId] } : {}),
   };
 }

@@ -43,8 +43,24 @@ const CONSEQUENCES: Readonly<Record<EscalationKind, string>> = {
   'webhook-configurations': 'its holders can switch admission webhooks (this one included) off or redirect them',
 };
 
+/**
+ * What a role's rules grant is read for every review of a binding of it: kept per rules list (a role from the role
+ * cache keeps its list until it changes, and a changed role comes with a new one).
+ */
+const everythingOf = new WeakMap<readonly PolicyRule[], boolean>();
+const escalatingOf = new WeakMap<readonly PolicyRule[], readonly EscalatingPermission[]>();
+
 /** True when the rules grant every verb on every resource in every API group: cluster-admin under another name. */
 export function grantsEverything(rules: readonly PolicyRule[]): boolean {
+  let everything = everythingOf.get(rules);
+  if (everything === undefined) {
+    everything = computeGrantsEverything(rules);
+    everythingOf.set(rules, everything);
+  }
+  return everything;
+}
+
+function computeGrantsEverything(rules: readonly PolicyRule[]): boolean {
   const verbs = new Set(
     rules
       .filter((rule) => rule.apiGroups.includes('*') && rule.resources.includes('*') && rule.resourceNames.length === 0)
@@ -54,7 +70,16 @@ export function grantsEverything(rules: readonly PolicyRule[]): boolean {
 }
 
 /** The escalating permissions the rules grant, in a fixed order; empty when there are none. */
-export function escalatingPermissions(rules: readonly PolicyRule[]): EscalatingPermission[] {
+export function escalatingPermissions(rules: readonly PolicyRule[]): readonly EscalatingPermission[] {
+  let permissions = escalatingOf.get(rules);
+  if (permissions === undefined) {
+    permissions = Object.freeze(computeEscalatingPermissions(rules));
+    escalatingOf.set(rules, permissions);
+  }
+  return permissions;
+}
+
+function computeEscalatingPermissions(rules: readonly PolicyRule[]): EscalatingPermission[] {
   const found: EscalatingPermission[] = [];
   const add = (kind: EscalationKind, permission: string | undefined) => {
     if (permission) found.push({ kind, permission, consequence: CONSEQUENCES[kind] });

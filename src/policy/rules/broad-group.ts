@@ -1,5 +1,5 @@
 import type { Subject } from '../../admission/types.ts';
-import { describeBinding, describeSubject, isAllowListed } from '../subjects.ts';
+import { describeBinding, describeSubject } from '../subjects.ts';
 import type { Rule } from './rule.ts';
 
 /** Built-in identities that stand for everyone (or every workload): binding them grants the role to all. */
@@ -17,10 +17,10 @@ export function isBroadIdentity(subject: Subject): boolean {
 export const broadGroup: Rule = {
   id: 'broad-group',
   defaultAction: 'deny',
-  check: ({ binding, policy }) =>
-    binding.subjects
-      .filter((subject) => isBroadIdentity(subject) && !isAllowListed(subject, policy))
-      .map((subject) => ({
+  check: ({ binding, subjects }) =>
+    subjects.traits
+      .filter((trait) => trait.broad && !trait.allowListed)
+      .map(({ subject }) => ({
         subject,
         message:
           `${describeBinding(binding)} binds ${describeSubject(subject)} [broad-group]: it means ` +

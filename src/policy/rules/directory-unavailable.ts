@@ -1,15 +1,15 @@
 import { groupFact } from '../facts.ts';
-import { describeBinding, entraGroupSubjects } from '../subjects.ts';
+import { describeBinding } from '../subjects.ts';
 import type { Rule } from './rule.ts';
 
 /** The directory could not say whether a group exists. Its action is directory.onError: deny, or allow with a warning. */
 export const directoryUnavailable: Rule = {
   id: 'directory-unavailable',
   defaultAction: 'deny',
-  check: ({ binding, policy, facts }) =>
+  check: ({ binding, subjects, policy, facts }) =>
     !policy.directory.verify || facts.source === undefined
       ? []
-      : entraGroupSubjects(binding, policy).flatMap((subject) => {
+      : subjects.entraGroups.flatMap((subject) => {
           const fact = groupFact(facts, subject.name);
           if (fact.state !== 'unavailable') return [];
           return [

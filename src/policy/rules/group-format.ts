@@ -1,16 +1,15 @@
 import type { Subject } from '../../admission/types.ts';
-import { canonicalGuidOf, describeBinding, isAllowListed, isEntraObjectId, isGroup, isKubernetesSystemName } from '../subjects.ts';
+import { canonicalGuidOf, describeBinding } from '../subjects.ts';
 import type { Rule } from './rule.ts';
 
 /** A Group subject that can never match the groups claim of an Entra token, so the binding silently grants nothing. */
 export const groupFormat: Rule = {
   id: 'group-format',
   defaultAction: 'deny',
-  check: ({ binding, policy }) =>
-    binding.subjects
-      .filter((subject) => isGroup(subject) && !isEntraObjectId(subject.name))
-      .filter((subject) => !isKubernetesSystemName(subject.name) && !isAllowListed(subject, policy))
-      .map((subject) => ({
+  check: ({ binding, subjects }) =>
+    subjects.traits
+      .filter((trait) => trait.subject.kind === 'Group' && !trait.entraObjectId && !trait.systemName && !trait.allowListed)
+      .map(({ subject }) => ({
         subject,
         message: `${describeBinding(binding)} binds Group "${subject.name}" [group-format]: ${whyItNeverMatches(subject)}`,
       })),

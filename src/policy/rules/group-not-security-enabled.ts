@@ -1,15 +1,15 @@
 import { groupFact } from '../facts.ts';
-import { describeBinding, entraGroupSubjects } from '../subjects.ts';
+import { describeBinding } from '../subjects.ts';
 import type { Rule } from './rule.ts';
 
 /** A group that exists but is not security-enabled (Microsoft 365, distribution): not in the groups claim. */
 export const groupNotSecurityEnabled: Rule = {
   id: 'group-not-security-enabled',
   defaultAction: 'deny',
-  check: ({ binding, policy, facts }) =>
+  check: ({ binding, subjects, policy, facts }) =>
     !policy.directory.verify || !policy.directory.requireSecurityEnabled || facts.source === undefined
       ? []
-      : entraGroupSubjects(binding, policy).flatMap((subject) => {
+      : subjects.entraGroups.flatMap((subject) => {
           const fact = groupFact(facts, subject.name);
           if (fact.state !== 'found' || fact.securityEnabled) return [];
           return [

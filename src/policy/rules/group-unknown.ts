@@ -1,15 +1,15 @@
 import { groupFact } from '../facts.ts';
-import { describeBinding, entraGroupSubjects } from '../subjects.ts';
+import { describeBinding } from '../subjects.ts';
 import type { Rule } from './rule.ts';
 
 /** An Entra object ID that the directory says does not exist: a typo, or a group deleted since. */
 export const groupUnknown: Rule = {
   id: 'group-unknown',
   defaultAction: 'deny',
-  check: ({ binding, policy, facts }) =>
+  check: ({ binding, subjects, policy, facts }) =>
     !policy.directory.verify || facts.source === undefined
       ? []
-      : entraGroupSubjects(binding, policy)
+      : subjects.entraGroups
           .filter((subject) => groupFact(facts, subject.name).state === 'not-found')
           .map((subject) => ({
             subject,

@@ -1,5 +1,5 @@
 import type { Subject } from '../../admission/types.ts';
-import { describeBinding, describeSubject, isAllowListed } from '../subjects.ts';
+import { describeBinding, describeSubject } from '../subjects.ts';
 import type { Rule } from './rule.ts';
 
 /** Identities that authenticate without Microsoft Entra ID: certificates in system:masters, AKS local accounts. */
@@ -16,10 +16,10 @@ export function isLocalAccount(subject: Subject): boolean {
 export const localAccount: Rule = {
   id: 'local-account',
   defaultAction: 'deny',
-  check: ({ binding, policy }) =>
-    binding.subjects
-      .filter((subject) => isLocalAccount(subject) && !isAllowListed(subject, policy))
-      .map((subject) => ({
+  check: ({ binding, subjects }) =>
+    subjects.traits
+      .filter((trait) => trait.localAccount && !trait.allowListed)
+      .map(({ subject }) => ({
         subject,
         message:
           `${describeBinding(binding)} binds ${describeSubject(subject)} [local-account]: ` +

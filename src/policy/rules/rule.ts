@@ -1,10 +1,13 @@
 import type { Binding, RbacRole, Subject } from '../../admission/types.ts';
-import { resolveRole, type Facts, type RoleResolution } from '../facts.ts';
+import type { Facts, RoleResolution } from '../facts.ts';
 import type { Policy, RuleAction, RuleId } from '../model.ts';
+import type { BindingSubjects } from '../subject-traits.ts';
 
 export interface RuleContext {
   /** The binding under review, without the subjects that are Kubernetes' own bootstrap grants. */
   readonly binding: Binding;
+  /** What each of the binding's subjects is (allow-listed, an Entra object ID, a system: name…), worked out once. */
+  readonly subjects: BindingSubjects;
   readonly policy: Policy;
   readonly facts: Facts;
   /**
@@ -12,6 +15,8 @@ export interface RuleContext {
    * the role as the change would make it. Only rules with `readsRole` run then.
    */
   readonly changedRole?: RbacRole;
+  /** The role the binding grants (the role under review, or what the facts resolve its roleRef to), resolved once. */
+  readonly role: RoleResolution;
 }
 
 /** One problem with one subject. The engine adds the rule ID and the action. */
@@ -34,7 +39,7 @@ export interface Rule {
 
 /** The role the binding grants: the role under review, or what the facts resolve its roleRef to. */
 export function boundRole(context: RuleContext): RoleResolution {
-  return context.changedRole ? { state: 'found', role: context.changedRole } : resolveRole(context.binding, context.facts);
+  return context.role;
 }
 
 /** `ClusterRole edit`, `Role payments/deployer`. */

@@ -1,6 +1,4 @@
-import { describeBinding, isAllowListed, isKubernetesSystemName, isUser } from '../subjects.ts';
-import { isBroadIdentity } from './broad-group.ts';
-import { isLocalAccount } from './local-account.ts';
+import { describeBinding } from '../subjects.ts';
 import type { Rule } from './rule.ts';
 
 /**
@@ -11,11 +9,10 @@ import type { Rule } from './rule.ts';
 export const userSubject: Rule = {
   id: 'user-subject',
   defaultAction: 'deny',
-  check: ({ binding, policy }) =>
-    binding.subjects
-      .filter((subject) => isUser(subject) && !isAllowListed(subject, policy))
-      .filter((subject) => !isKubernetesSystemName(subject.name) && !isBroadIdentity(subject) && !isLocalAccount(subject))
-      .map((subject) => ({
+  check: ({ binding, subjects }) =>
+    subjects.traits
+      .filter((trait) => trait.subject.kind === 'User' && !trait.allowListed && !trait.systemName && !trait.broad && !trait.localAccount)
+      .map(({ subject }) => ({
         subject,
         message:
           `${describeBinding(binding)} binds User "${subject.name}" directly [user-subject]: ` +
