@@ -96,6 +96,8 @@ export async function loadDirectory(policy: Policy, options: DirectoryOptions): 
     scope: endpoints.scope,
     metrics: options.metrics,
     breaker,
+    // Named when no token can be had; a managed identity gets its tokens elsewhere (IMDS).
+    ...(chosen.kind === 'managed-identity' ? {} : { authorityHost: endpoints.authorityHost }),
   });
   const directory = new CachedDirectory(graph, {
     positiveTtlMs: options.positiveTtlMs,

@@ -21,7 +21,7 @@ export function decodeAdmissionReview(body: unknown): AdmissionChange {
   if (review['apiVersion'] !== ADMISSION_V1 || review['kind'] !== 'AdmissionReview') {
     throw new InvalidInputError(
       'apiVersion/kind',
-      `expected ${ADMISSION_V1} AdmissionReview, got ${String(review['apiVersion'])} ${String(review['kind'])}` +
+      `expected ${ADMISSION_V1} AdmissionReview, got ${shown(review['apiVersion'])} ${shown(review['kind'])}` +
         ': register the webhook with admissionReviewVersions: [v1]',
     );
   }
@@ -55,6 +55,11 @@ export function decodeAdmissionReview(body: unknown): AdmissionChange {
   const binding = readBinding(request['object'], 'request.object');
   const oldBinding = operation === 'UPDATE' ? readBinding(request['oldObject'], 'request.oldObject') : undefined;
   return { ...change, binding, ...(oldBinding ? { oldBinding } : {}) };
+}
+
+/** A string as it is (cut to 64 characters), anything else by its type: String() of an array nested 10,000 deep overflows the stack. */
+function shown(value: unknown): string {
+  return typeof value === 'string' ? value.slice(0, 64) : describeType(value);
 }
 
 function readKind(value: unknown, path: string): GroupVersionKind {

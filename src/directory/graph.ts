@@ -47,6 +47,8 @@ export interface GraphDirectoryOptions {
   readonly maxConcurrentRequests?: number;
   /** For Retry-After dates. */
   readonly now?: () => number;
+  /** The sign-in endpoint (AZURE_AUTHORITY_HOST), named when no token can be had from it. */
+  readonly authorityHost?: string;
 }
 
 /** Entra object IDs exactly as the groups claim carries them. Checked here again: this is the edge that builds URLs. */
@@ -71,6 +73,7 @@ export class GraphDirectory implements Directory {
   private readonly metrics: Metrics | undefined;
   private readonly maxConcurrentRequests: number;
   private readonly now: () => number;
+  private readonly authorityHost: string | undefined;
   /** Tokens handed to the SDK, remembered only to scrub them from any text that leaves this class. */
   private readonly issuedTokens = new Set<string>();
 
@@ -86,6 +89,7 @@ export class GraphDirectory implements Directory {
       new CircuitBreaker({ onStateChange: (state) => this.metrics?.directoryCircuitState.set(circuitStateValue(state)) });
     this.maxConcurrentRequests = Math.max(1, options.maxConcurrentRequests ?? 4);
     this.now = options.now ?? Date.now;
+    this.authorityHost = options.authorityHost;
     const authentication = new AuthenticationHandler(
       new TokenCredentialAuthenticationProvider(options.credential, { scopes: this.scopes }),
     );
@@ -254,13 +258,13 @@ export class GraphDirectory implements Directory {
     if (call.authFailure !== undefined) {
       // The directory's own sign-in failed: nothing Graph did, so the breaker is not involved.
       permit.released();
-      return all(`authentication to Microsoft Entra ID failed: ${firstLines(describe(call.authFailure))}`, 'error', 'error');
+      return all(this.authFailureReason(call.authFailure), 'error', 'error');
     }
     if (error instanceof GraphError && error.statusCode > 0) {
       const status = error.statusCode;
       discardBody(error.body);
       if (status === 429) return all(permit.throttled(parseRetryAfter(error.headers?.get('retry-after'), this.now())), 'throttled', 'throttled');
-      if (status >= 200 && status < 300) return all(permit.failed('Microsoft Graph sent a malformed answer (not JSON)'), 'error', 'error');
+      if (status >= 200 && status < 300) return all(permit.failed(unreadableAnswerReason(error)), 'error', 'error');
       if (ids.length === 1) {
         const notFound = notFoundFrom(status, error.code);
         if (notFound) {
@@ -274,6 +278,22 @@ export class GraphDirectory implements Directory {
     }
     const network = call.networkError ?? error;
     return all(permit.failed(`Microsoft Graph could not be reached (${firstLines(describe(network))})`), 'error', 'error');
+  }
+
+  /**
+   * MSAL says that the sign-in endpoint could not be reached with a bare code and a link (`network_error: See
+   * https://aka.ms/msal.js.errors#network_error for details`): say what it means, and which endpoint.
+   */
+  private authFailureReason(error: unknown): string {
+    const text = firstLines(describe(error));
+    const where = this.authorityHost ? `the sign-in endpoint ${this.authorityHost}` : 'the sign-in endpoint (AZURE_AUTHORITY_HOST)';
+    if (/\bnetwork_error\b/.test(text)) {
+      return `authentication to Microsoft Entra ID failed: ${where} could not be reached for a token (network_error); check that the webhook can reach it over HTTPS (DNS, egress rules, proxy)`;
+    }
+    if (/\bendpoints_resolution_error\b/.test(text)) {
+      return `authentication to Microsoft Entra ID failed: ${where} could not be reached, or gave no OpenID configuration for the tenant (endpoints_resolution_error); check that the webhook can reach it over HTTPS and that AZURE_TENANT_ID is right`;
+    }
+    return `authentication to Microsoft Entra ID failed: ${text}`;
   }
 
   private abortReason(signals: Signals, elapsedMs: number): string {
@@ -342,6 +362,13 @@ class ObserveHandler implements Middleware {
 function groupPath(id: string): string {
   if (!OBJECT_ID.test(id)) throw new Error('refused to build a Graph URL from something that is not a lower-case GUID');
   return `/groups/${id}`;
+}
+
+/** A 2xx whose body could not be read: cut short (the connection closed mid-body, undici's "terminated"), or not JSON. */
+function unreadableAnswerReason(error: GraphError): string {
+  return error.code === 'TypeError' && /terminated/i.test(error.message)
+    ? 'Microsoft Graph\'s answer was cut short (the connection closed before the whole body arrived)'
+    : 'Microsoft Graph sent a malformed answer (not JSON)';
 }
 
 /** A non-JSON error body reaches us as an unread stream: release it so the connection can be reused. */

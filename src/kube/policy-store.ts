@@ -356,7 +356,9 @@ export function watchPolicyConfigMap(kubeConfig: KubeConfig, store: PolicyStore,
       const delay = Math.round(Math.min(maxBackoffMs, initialBackoffMs * 2 ** (failures - 1)) * (0.8 + 0.4 * random()));
       store.sourceFailed(describeKubeError(error), delay);
       clearTimeout(retry);
-      retry = setTimeout(run, delay);
+      // Relist (a fresh informer) rather than resume the watch: a resumed watch with no change to report would never
+      // tell the store that the source is back, and readiness would show the old error until the next edit or resync.
+      retry = setTimeout(startInformer, delay);
       retry.unref();
     };
     current.on('error', failed);

@@ -33,7 +33,9 @@ export type PolicyParseResult =
 export function parsePolicy(text: string): PolicyParseResult {
   // prettyErrors: false leaves error.linePos unset, so positions come from our own LineCounter.
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
+  // logLevel 'error': yaml's warnings (a mapping used as a key…) would go to the process's stderr; such a key is
+  // reported below as an unknown field anyway.
+  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter, logLevel: 'error' });
   if (document.errors.length > 0) {
     return {
       ok: false,
@@ -43,8 +45,16 @@ export function parsePolicy(text: string): PolicyParseResult {
       }),
     };
   }
+  let root: Json;
+  try {
+    root = document.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // yaml throws on an alias bomb ("Excessive alias count…"), and the stack gives out on nesting thousands deep.
+    const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    return { ok: false, errors: [{ path: '(yaml)', message: `cannot be read (${reason}): a policy needs neither many aliases (*name) nor deep nesting; write the values out` }] };
+  }
   const reader = new Reader();
-  const policy = reader.policy(document.toJS({ maxAliasCount: 100 }) ?? {});
+  const policy = reader.policy(root ?? {});
   if (reader.errors.length > 0) return { ok: false, errors: reader.errors };
   return { ok: true, policy, warnings: lockoutWarnings(policy) };
 }

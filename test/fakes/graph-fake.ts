@@ -29,10 +29,14 @@ export interface FakeGroup {
 export type GraphFailure =
   /** An error status (5xx, 403, …) with a Graph JSON error body. */
   | { readonly kind: 'status'; readonly status: number; readonly code?: string; readonly message?: string }
-  /** 429 TooManyRequests with Retry-After in seconds. */
-  | { readonly kind: 'throttle'; readonly retryAfterSeconds: number }
+  /** 429 TooManyRequests with Retry-After in seconds; without Retry-After when `retryAfterSeconds` is undefined. */
+  | { readonly kind: 'throttle'; readonly retryAfterSeconds: number | undefined }
   /** 200, Content-Type application/json, a body that is not JSON. */
   | { readonly kind: 'malformed' }
+  /** 200, Content-Type text/html: a page (a proxy's or a gateway's) instead of Graph's JSON. */
+  | { readonly kind: 'not-json' }
+  /** 200 with a Content-Length larger than what is sent, then the connection is closed: a body cut short. */
+  | { readonly kind: 'truncated' }
   /** Never answers (the connection stays open until the client gives up or the fake closes). */
   | { readonly kind: 'hang' };
 
@@ -154,10 +158,24 @@ export class GraphFake {
         response.end('{"responses": [{"id": "1", "status": 200, "body": {"id": ');
         return true;
       case 'throttle':
-        sendJson(response, 429, graphError('TooManyRequests', 'Too many requests. Please retry after the time specified in the Retry-After header.'), {
-          'retry-after': String(failure.retryAfterSeconds),
-        });
+        sendJson(
+          response,
+          429,
+          graphError('TooManyRequests', 'Too many requests. Please retry after the time specified in the Retry-After header.'),
+          failure.retryAfterSeconds === undefined ? {} : { 'retry-after': String(failure.retryAfterSeconds) },
+        );
         return true;
+      case 'not-json':
+        response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        response.end('<html><head><title>Gateway</title></head><body><h1>Sign in to continue</h1></body></html>');
+        return true;
+      case 'truncated': {
+        const whole = JSON.stringify({ responses: [{ id: '1', status: 200, body: { id: '00000000-0000-4000-8000-000000000000', displayName: 'cut', securityEnabled: true } }] });
+        const part = whole.slice(0, Math.floor(whole.length / 2));
+        response.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(whole) });
+        response.write(part, () => response.socket?.destroy());
+        return true;
+      }
       case 'status':
         sendJson(response, failure.status, graphError(failure.code ?? (failure.status >= 500 ? 'serviceNotAvailable' : 'BadRequest'), failure.message ?? 'The service is temporarily unavailable.'));
         return true;
@@ -170,7 +188,10 @@ export class GraphFake {
       return {
         status: 429,
         body: graphError('TooManyRequests', 'Too many requests.'),
-        headers: { 'Retry-After': String(itemFailure.retryAfterSeconds), 'Content-Type': 'application/json' },
+        headers: {
+          ...(itemFailure.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(itemFailure.retryAfterSeconds) }),
+          'Content-Type': 'application/json',
+        },
       };
     }
     if (itemFailure?.kind === 'status') {

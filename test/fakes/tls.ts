@@ -16,6 +16,17 @@ export async function loopbackCertificate(commonName: string): Promise<{ readonl
         'run the tests with `npm test`, which creates the CA and sets it',
     );
   }
+  return signedByTestCa(commonName, [
+    { type: 2, value: 'localhost' },
+    { type: 7, ip: '127.0.0.1' },
+    { type: 7, ip: '::1' },
+  ]);
+}
+
+export type AltName = { readonly type: 2; readonly value: string } | { readonly type: 7; readonly ip: string };
+
+/** A server certificate for `altNames` (DNS names, type 2; IP addresses, type 7) signed by the test CA. */
+export async function signedByTestCa(commonName: string, altNames: readonly AltName[]): Promise<{ readonly key: string; readonly cert: string }> {
   const [caCert, caKey] = await Promise.all([readFile(CA_CERT_PATH, 'utf8'), readFile(CA_KEY_PATH, 'utf8')]);
   const server = await generate([{ name: 'commonName', value: commonName }], {
     keyType: 'ec',
@@ -26,10 +37,7 @@ export async function loopbackCertificate(commonName: string): Promise<{ readonl
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
       { name: 'extKeyUsage', serverAuth: true },
-      {
-        name: 'subjectAltName',
-        altNames: [{ type: 2 as const, value: 'localhost' }, { type: 7 as const, ip: '127.0.0.1' } as never, { type: 7 as const, ip: '::1' } as never],
-      },
+      { name: 'subjectAltName', altNames: altNames.map((name) => ({ ...name }) as never) },
     ],
   });
   return { key: server.private, cert: server.cert };

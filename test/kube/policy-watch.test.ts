@@ -92,10 +92,13 @@ class FakeApiServer {
     this.listFailures.push(...failures);
   }
 
-  /** Ends every open watch, as an API server does at its timeout or on restart. */
-  dropWatches({ thenGone = false } = {}): void {
+  /** Ends every open watch, as an API server does at its timeout or on restart; `abruptly`: resets them, as when it is killed. */
+  dropWatches({ thenGone = false, abruptly = false } = {}): void {
     this.goneOnNextWatch = thenGone;
-    for (const watch of this.watches) watch.end();
+    for (const watch of this.watches) {
+      if (abruptly) watch.destroy();
+      else watch.end();
+    }
     this.watches.clear();
   }
 
@@ -303,6 +306,27 @@ Watch('the watch ends (API server timeout or restart) :: watched again from the 
   await waitForGeneration(store, second);
 });
 
+Watch('the watch breaks (connection reset: API server killed) :: readiness names the error, then relisted and cleared though nothing changed', async (context) => {
+  const { api, store } = context;
+  const first = api.put({ 'policy.yaml': policyYaml('enforce') });
+  const errors: string[] = [];
+  const original = store.sourceFailed.bind(store);
+  store.sourceFailed = (reason, retryInMs) => {
+    errors.push(reason);
+    original(reason, retryInMs);
+  };
+  start(context);
+  await waitForGeneration(store, first);
+  await eventually('a watch', () => api.openWatches() === 1);
+  api.dropWatches({ abruptly: true });
+  await eventually('the failure reported', () => (errors.length === 1 ? true : undefined));
+  await eventually('the source error cleared', () => (api.lists().length === 2 && store.readiness().detail['sourceError'] === undefined ? true : undefined));
+  assert.is(generationInForce(store), first, 'the same policy, still in force');
+  await eventually('a new watch', () => api.openWatches() === 1);
+  const second = api.put({ 'policy.yaml': policyYaml('audit') });
+  await waitForGeneration(store, second);
+});
+
 Watch('410 Gone on the next watch :: relisted, and what changed meanwhile is applied', async (context) => {
   const { api, store } = context;
   const first = api.put({ 'policy.yaml': policyYaml('enforce') });
@@ -335,9 +359,13 @@ Watch('stop :: the watch closes and nothing more is asked', async (context) => {
   await waitForGeneration(store, first);
   await context.watching!.stop();
   await eventually('the watch closed', () => (api.openWatches() === 0 ? true : undefined));
-  // A request already on its way when stop() ran may still land: count from after it settled.
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  const count = api.requests.length;
+  // A request already on its way when stop() ran may still land (later on a loaded machine): count from when none
+  // has landed for 200 ms.
+  let count = -1;
+  for (let waited = 0; count !== api.requests.length && waited < 5000; waited += 200) {
+    count = api.requests.length;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
   await new Promise((resolve) => setTimeout(resolve, 400));
   assert.is(api.requests.length, count, 'no list or watch after stop (the resync timer is cleared)');
 });
