@@ -7,6 +7,7 @@ const exitCode = await runCli(process.argv.slice(2), {
   stderr: (output) => process.stderr.write(output),
   readStdin: () => text(process.stdin),
   env: process.env,
+  stderrIsTTY: process.stderr.isTTY === true,
 }).catch((error: unknown) => {
   process.stderr.write(`entra-rbac-guard: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`);
   // A half-started server must not linger: exit now rather than keep listening in an unknown state.

@@ -7,18 +7,27 @@ import { loadDirectory, loadPolicy, parseDuration, type DirectoryOptions } from 
 import { CLOUD_NAMES, type Cloud } from './directory/credentials.ts';
 import { exportSnapshot } from './directory/export.ts';
 import { parseConfigMapRef, type ConfigMapRef } from './kube/configmap-ref.ts';
-import { serve } from './main.ts';
+import { serve, type ServeOptions } from './main.ts';
 import { DEFAULT_POLICY_YAML } from './policy/default-policy.ts';
 import type { Policy } from './policy/model.ts';
 import type { Metrics } from './telemetry/metrics.ts';
 import { jsonReport } from './report/json.ts';
 import { tableReport } from './report/table.ts';
+import { DEFAULT_FAIL_ON, FAIL_ON_LEVELS, failsAudit, isFailOn } from './audit/fail-on.ts';
+import { terminalProgress } from './audit/progress.ts';
+import { AUDIT_OUTPUTS, isAuditOutput, renderAudit } from './audit/render.ts';
+import { runAudit } from './audit/run-audit.ts';
+import { connectCluster } from './kube/client.ts';
+import { DEFAULT_PAGE_SIZE, DEFAULT_REQUEST_TIMEOUT_MS, rbacPageLister } from './kube/inventory.ts';
+import { readPolicyConfigMap } from './kube/read-policy-configmap.ts';
 
 export interface Io {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly readStdin: () => Promise<string>;
   readonly env: NodeJS.ProcessEnv;
+  /** Standard error is a terminal: `audit` draws its progress line there (never into a pipe or a file). */
+  readonly stderrIsTTY?: boolean;
 }
 
 /** Exit codes shared by check (and audit): 0 nothing denied, 1 something denied, 2 usage or input error. */
@@ -33,9 +42,28 @@ Commands:
            Without --tls-cert/--tls-key it serves a self-signed certificate and logs where its CA certificate is.
            --policy-configmap watches the ConfigMap's key policy.yaml and applies each valid change; until a first
            valid policy arrives the webhook is not ready and answers 503, unless --policy-fallback-default.
+           [--audit-interval DURATION [--audit-write-reports]] (needs a cluster: CLUSTER OPTIONS or a pod's service
+           account) re-judges every existing RBAC object this often, from the role cache, asking Graph about each
+           group again, and publishes entra_rbac_guard_audit_* gauges on /metrics; --audit-write-reports also keeps
+           a wgpolicyk8s.io/v1alpha2 PolicyReport per namespace and a ClusterPolicyReport in the cluster.
+           [--drain-period 10s] On SIGTERM, /readyz answers 503 at once and reviews are still answered, with
+           Connection: close, for this long; then reviews in flight finish and it exits 0. SIGINT, or a second
+           signal, skips the drain. [--shed-lag 1s] While the event loop lags this much, /validate answers 429 at
+           once (the API server applies the webhook's failurePolicy) instead of answering too late; 0s never sheds.
   check    Judge manifests offline, as the webhook would: YAML or JSON files, directories, or - for standard input.
            [--policy FILE] [DIRECTORY OPTIONS] [--output table|json] [--namespace NS] PATH... | -
            Exit 0: nothing denied; 1: something denied; 2: usage or input error.
+  audit    Judge every RoleBinding, ClusterRoleBinding, Role and ClusterRole in the cluster, as the webhook would.
+           [--policy FILE | --policy-configmap NAMESPACE/NAME] [CLUSTER OPTIONS] [DIRECTORY OPTIONS]
+           [--output table|json|sarif|policyreport] [--fail-on deny|warn|never] [--page-size N] [--request-timeout 30s]
+           Lists each kind in pages of --page-size (default 500) and looks every distinct group up once.
+           table: violations by rule, then by binding, exempt objects and why; json: as check; sarif: SARIF 2.1.0;
+           policyreport: wgpolicyk8s.io/v1alpha2 PolicyReports (per namespace) and a ClusterPolicyReport, for
+           kubectl apply -f -. A progress line goes to standard error when it is a terminal.
+           --fail-on deny (default) counts violations of rules set to deny, also when the policy's mode is audit
+           (the audit reports what enforce mode would deny); warn counts every violation; never always exits 0.
+           Exit 0: nothing at or above --fail-on; 1: violations; 2: usage error, or the cluster could not be read
+           (kubeconfig, credentials, permissions: list on the four RBAC resources cluster-wide, network).
   policy validate FILE   Check a policy file and list every problem with its path.
   policy default         Print the embedded default policy, with comments.
   directory export [DIRECTORY OPTIONS] [--id ID]... [PATH... | -]
@@ -65,6 +93,8 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
         return EXIT.ok;
       case 'check':
         return await checkCommand(rest, io);
+      case 'audit':
+        return await auditCommand(rest, io);
       case 'policy':
         return await policyCommand(rest, io);
       case 'directory':
@@ -88,7 +118,7 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
       return EXIT.usage;
     }
     const code = (error as { code?: string }).code;
-    if (error instanceof InvalidInputError || code === 'ERB_DIRECTORY_CONFIG' || code === 'ERB_KUBE_CONFIG') {
+    if (error instanceof InvalidInputError || code === 'ERB_DIRECTORY_CONFIG' || code === 'ERB_KUBE_CONFIG' || code === 'ERB_KUBE_ACCESS') {
       io.stderr(`entra-rbac-guard: ${(error as Error).message}\n`);
       return EXIT.usage;
     }
@@ -172,12 +202,19 @@ async function serveCommand(args: readonly string[], io: Io): Promise<void> {
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'log-level': { type: 'string' },
+      'audit-interval': { type: 'string' },
+      'audit-write-reports': { type: 'boolean' },
+      'drain-period': { type: 'string' },
+      'shed-lag': { type: 'string' },
       ...DIRECTORY_OPTIONS,
     },
     false,
     io.env,
   );
   const { option } = parsed;
+  const audit = auditOptions(parsed);
+  const drainMs = parseDuration(option('drain-period'), '--drain-period') ?? DEFAULT_DRAIN_MS;
+  const shedLagMs = parseDuration(option('shed-lag'), '--shed-lag') ?? DEFAULT_SHED_LAG_MS;
   const port = Number(option('port') ?? 8443);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got "${option('port')}"`);
   const tlsCert = option('tls-cert');
@@ -209,7 +246,33 @@ async function serveCommand(args: readonly string[], io: Io): Promise<void> {
     tlsCert,
     tlsKey,
     logLevel,
+    audit,
+    drainMs,
+    shedLagMs,
   });
+}
+
+/**
+ * After SIGTERM the endpoint leaves the Service only eventually, and the API server keeps using the connections it
+ * has open: 10 s of answering covers both (docs/reliability.md). The chart's terminationGracePeriodSeconds is longer.
+ */
+const DEFAULT_DRAIN_MS = 10_000;
+/**
+ * A review waits about as long as the event loop lags: at 1 s the webhook is far past saturation (a review normally
+ * takes milliseconds), yet well inside the API server's default 10 s timeout, so shed answers replace timeouts, not
+ * answers that would have come in time.
+ */
+const DEFAULT_SHED_LAG_MS = 1_000;
+
+function auditOptions(parsed: Parsed): ServeOptions['audit'] {
+  const intervalMs = parseDuration(parsed.option('audit-interval'), '--audit-interval');
+  const writeReports = parsed.flag('audit-write-reports');
+  if (intervalMs === undefined) {
+    if (writeReports) throw new UsageError('--audit-write-reports goes with --audit-interval DURATION: the reports are written by each audit round');
+    return undefined;
+  }
+  if (intervalMs < 1000) throw new UsageError(`--audit-interval must be at least 1s (each round asks Microsoft Graph about every group), got "${parsed.option('audit-interval')}"`);
+  return { intervalMs, writeReports };
 }
 
 async function checkCommand(args: readonly string[], io: Io): Promise<number> {
@@ -234,6 +297,64 @@ async function checkCommand(args: readonly string[], io: Io): Promise<number> {
   const outcome = await checkManifests(objects, loaded.policy, directory, parsed.option('namespace') ?? 'default');
   io.stdout(output === 'json' ? jsonReport(outcome) : tableReport(outcome));
   return outcome.checked.some((entry) => !entry.decision.allowed) ? EXIT.denied : EXIT.ok;
+}
+
+async function auditCommand(args: readonly string[], io: Io): Promise<number> {
+  const parsed = parse(
+    args,
+    {
+      policy: { type: 'string' },
+      'policy-configmap': { type: 'string' },
+      kubeconfig: { type: 'string' },
+      context: { type: 'string' },
+      output: { type: 'string' },
+      'fail-on': { type: 'string' },
+      'page-size': { type: 'string' },
+      'request-timeout': { type: 'string' },
+      ...DIRECTORY_OPTIONS,
+    },
+    false,
+    io.env,
+  );
+  const { option } = parsed;
+  const output = option('output') ?? 'table';
+  if (!isAuditOutput(output)) throw new UsageError(`--output must be one of ${AUDIT_OUTPUTS.join(', ')}, got "${output}"`);
+  const failOn = option('fail-on') ?? DEFAULT_FAIL_ON;
+  if (!isFailOn(failOn)) throw new UsageError(`--fail-on must be one of ${FAIL_ON_LEVELS.join(', ')}, got "${failOn}"`);
+  const pageSize = Number(option('page-size') ?? DEFAULT_PAGE_SIZE);
+  if (!Number.isInteger(pageSize) || pageSize < 1) throw new UsageError(`--page-size must be a whole number of objects, at least 1; got "${option('page-size')}"`);
+  const timeoutMs = parseDuration(option('request-timeout'), '--request-timeout') ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (option('policy') && option('policy-configmap')) throw new UsageError('--policy and --policy-configmap are alternatives: give one (a file, or a ConfigMap to read)');
+  const configMap = option('policy-configmap');
+  const ref = configMap === undefined ? undefined : parseConfigMapRef(configMap);
+  if (ref && 'error' in ref) throw new UsageError(ref.error);
+
+  const cluster = connectCluster({ kubeconfig: option('kubeconfig'), context: option('context'), env: io.env });
+  const server = cluster.kubeConfig.getCurrentCluster()?.server ?? 'the API server';
+  const loaded = ref ? await readPolicyConfigMap(cluster.kubeConfig, ref, { server, timeoutMs }) : await loadPolicy(option('policy'));
+  for (const warning of loaded.warnings) io.stderr(`warning: policy ${loaded.source}: ${warning.path}: ${warning.message}\n`);
+  const { directory, description } = await loadDirectory(loaded.policy, directoryOptions(parsed, io.env));
+  const outcome = await runAudit({
+    listPage: rbacPageLister(cluster.kubeConfig, timeoutMs),
+    server,
+    policy: loaded.policy,
+    directory,
+    pageSize,
+    timeoutMs,
+    progress: io.stderrIsTTY ? terminalProgress(io.stderr) : undefined,
+    onInvalid: (kind, error) => io.stderr(`warning: skipped a ${kind} that does not read as RBAC: ${error.message}\n`),
+  });
+  io.stdout(
+    renderAudit(output, outcome, {
+      cluster: cluster.description,
+      policySource: loaded.source,
+      policy: loaded.policy,
+      directory: description,
+      version: packageVersion(),
+      now: new Date(),
+    }),
+  );
+  return failsAudit(outcome.checked, failOn) ? EXIT.denied : EXIT.ok;
 }
 
 async function policyCommand(args: readonly string[], io: Io): Promise<number> {

@@ -4,9 +4,11 @@ import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { loadDirectory, loadPolicy, type DirectoryOptions } from './config.ts';
+import { Drain, gracefulShutdown } from './http/drain.ts';
 import { gateValidateUntilPolicy, type Readiness } from './http/health-route.ts';
 import { buildServer, type WebhookServer } from './http/server.ts';
 import { generateSelfSigned, loadKeyPair, watchKeyPair, writeCaCertificate, type KeyPair } from './http/tls.ts';
+import type { Directory } from './directory/port.ts';
 import type { ClusterConnection } from './kube/client.ts';
 import type { ConfigMapRef } from './kube/configmap-ref.ts';
 import type { StoreLog, WatchOptions } from './kube/policy-store.ts';
@@ -34,6 +36,12 @@ export interface ServeOptions {
   readonly tlsCert?: string | undefined;
   readonly tlsKey?: string | undefined;
   readonly logLevel: string;
+  /** `--audit-interval` (and `--audit-write-reports`): the continuous audit of existing RBAC objects; needs a cluster. */
+  readonly audit?: { readonly intervalMs: number; readonly writeReports: boolean } | undefined;
+  /** `--drain-period`: how long SIGTERM keeps answering (not ready, `Connection: close`) before closing. */
+  readonly drainMs: number;
+  /** `--shed-lag`: event-loop lag from which /validate answers 429 at once; 0 never sheds. */
+  readonly shedLagMs: number;
 }
 
 /** The composition root of `serve`: reads configuration once, wires the server, handles SIGTERM. */
@@ -58,6 +66,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   });
   const roles = await roleFactsFor(cluster, (level, message, fields) => log?.[level](fields, message));
   const { pair, generated } = await certificate(options);
+  const drain = new Drain();
   const app = buildServer({
     tls: pair,
     currentPolicy: source.current,
@@ -70,6 +79,14 @@ export async function serve(options: ServeOptions): Promise<void> {
       return roles ? { ready: base.ready, detail: { ...base.detail, roles: roles.status() } } : base;
     },
     logger: loggerOptions(options.logLevel),
+    drain,
+    loadShedding: {
+      maxLagMs: options.shedLagMs,
+      onChange: (shedding, lagMs, shed) =>
+        shedding
+          ? log?.warn({ eventLoopLagMs: Math.round(lagMs), shedLagMs: options.shedLagMs }, 'overloaded: answering reviews 429 at once until the event loop catches up')
+          : log?.info({ eventLoopLagMs: Math.round(lagMs), shedReviews: shed }, 'no longer overloaded: judging reviews again'),
+    },
   });
   log = app.log;
   gateValidateUntilPolicy(app, source.unavailable);
@@ -81,6 +98,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   });
   cleanups.push(await source.start());
   if (roles) cleanups.push(() => roles.stop());
+  // First in the list: the audit stops before the role cache it reads.
+  if (options.audit && cluster && roles) cleanups.unshift(await startAudit(options.audit, { cluster, roles, source, directory, metrics, log }));
   await app.listen({ host: options.host, port: options.port });
   const { port } = app.server.address() as AddressInfo;
 
@@ -112,15 +131,18 @@ export async function serve(options: ServeOptions): Promise<void> {
     'entra-rbac-guard is serving',
   );
 
-  const shutdown = (signal: string) => {
-    log.info({ signal }, 'shutting down: no new requests, finishing those in flight');
-    app.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+  const shutdown = gracefulShutdown(app, drain, { drainMs: options.drainMs, log });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(signal, () =>
+      void shutdown(signal).then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log?.error({ error: String(error) }, 'shutdown failed');
+          process.exit(1);
+        },
+      ),
     );
-  };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  }
 }
 
 /**
@@ -159,9 +181,48 @@ function currentMode(source: PolicySource): string {
  */
 async function clusterFor(options: ServeOptions): Promise<ClusterConnection | undefined> {
   const { kubeconfig, context } = options.cluster;
-  if (options.policyConfigMap === undefined && kubeconfig === undefined && context === undefined) return undefined;
-  const { connectCluster } = await import('./kube/client.ts');
-  return connectCluster(options.cluster);
+  if (options.policyConfigMap === undefined && kubeconfig === undefined && context === undefined && !options.audit) return undefined;
+  const { ClusterConfigError, connectCluster } = await import('./kube/client.ts');
+  try {
+    return connectCluster(options.cluster);
+  } catch (error) {
+    if (!options.audit || !(error instanceof ClusterConfigError)) throw error;
+    throw new ClusterConfigError(`--audit-interval audits the RBAC objects of a cluster, and ${error.message}`);
+  }
+}
+
+interface AuditDeps {
+  readonly cluster: ClusterConnection;
+  readonly roles: RoleFactsHandle;
+  readonly source: PolicySource;
+  readonly directory: Directory | undefined;
+  readonly metrics: Metrics;
+  readonly log: WebhookServer['log'];
+}
+
+/** The continuous audit over the role cache, with its gauges on the server's registry; returns how to stop it. */
+async function startAudit(audit: NonNullable<ServeOptions['audit']>, deps: AuditDeps): Promise<() => Promise<void>> {
+  const { ContinuousAudit } = await import('./audit/continuous.ts');
+  const { createAuditMetrics } = await import('./telemetry/audit-metrics.ts');
+  const { log } = deps;
+  const writer = audit.writeReports
+    ? (await import('./kube/policy-report-writer.ts')).createPolicyReportWriter(deps.cluster.kubeConfig, (level, fields, message) => log[level](fields, message))
+    : undefined;
+  const continuous = new ContinuousAudit({
+    intervalMs: audit.intervalMs,
+    objects: deps.roles.cache,
+    policy: () => {
+      const unavailable = deps.source.unavailable();
+      return unavailable === undefined ? deps.source.current() : { unavailable };
+    },
+    directory: deps.directory,
+    metrics: createAuditMetrics(deps.metrics.registry),
+    log: (level, fields, message) => log[level](fields, message),
+    writeReports: writer && ((reports) => writer.write(reports)),
+  });
+  continuous.start();
+  log.info({ auditIntervalMs: audit.intervalMs, writeReports: audit.writeReports }, 'continuous audit started: every existing RBAC object is judged each interval');
+  return () => continuous.stop();
 }
 
 async function policySource(options: ServeOptions, cluster: ClusterConnection | undefined, metrics: Metrics, log: StoreLog): Promise<PolicySource> {

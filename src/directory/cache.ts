@@ -131,6 +131,11 @@ export class CachedDirectory implements Directory {
     return new Map(settled);
   }
 
+  /** Every ID asked of the directory again, fresh or not, in one underlying call; stores the answers (see Directory). */
+  refreshGroups(ids: readonly string[]): Promise<ReadonlyMap<string, GroupFact>> {
+    return this.fetch([...new Set(ids)]);
+  }
+
   /** One underlying call for all of `ids`; never rejects. Stores what it learnt, serves stale answers where allowed. */
   private async fetch(ids: readonly string[]): Promise<Map<string, GroupFact>> {
     let facts: ReadonlyMap<string, GroupFact>;

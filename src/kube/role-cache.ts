@@ -8,7 +8,7 @@ import {
 } from '@kubernetes/client-node';
 import { readBinding } from '../admission/binding.ts';
 import { readRole } from '../admission/role.ts';
-import type { BindingKind, RoleKind } from '../admission/types.ts';
+import type { Binding, BindingKind, RbacRole, RoleKind } from '../admission/types.ts';
 import type { RoleFacts } from '../policy/facts.ts';
 import type { FactsNeeded } from '../policy/needs.ts';
 import { RoleIndex } from '../policy/role-index.ts';
@@ -79,6 +79,11 @@ export class RoleCache implements RoleSource {
       waitingFor: KINDS.filter((kind) => !this.listed.has(kind)),
       ...this.index.size,
     };
+  }
+
+  /** Every role and binding as the informers last saw them (complete once synced), for the continuous audit. */
+  all(): { roles: RbacRole[]; bindings: Binding[] } {
+    return this.index.all();
   }
 
   factsFor(needs: FactsNeeded): RoleFacts {

@@ -54,6 +54,13 @@ export class RoleIndex {
     return { roles: this.roles.size, bindings: this.roleOfBinding.size };
   }
 
+  /** Every role and binding held (the continuous audit judges them all). Fresh arrays: later changes do not show. */
+  all(): { roles: RbacRole[]; bindings: Binding[] } {
+    const bindings: Binding[] = [];
+    for (const filed of this.bindingsByRole.values()) bindings.push(...filed.values());
+    return { roles: [...this.roles.values()], bindings };
+  }
+
   /** The facts for `needs`, from this index: `source` names it in notes, `complete` says whether a missing role does not exist. */
   factsFor(needs: FactsNeeded, source: string, complete: boolean): RoleFacts {
     const roles = new Map<string, RbacRole>();

@@ -12,6 +12,8 @@ export interface Metrics {
   readonly decisions: Counter<'result' | 'mode'>;
   /** Violations by rule and effective action (`deny`, `warn`): a decision with two violations counts twice here. */
   readonly violations: Counter<'rule' | 'action'>;
+  /** Reviews answered 429 without being judged because the webhook was overloaded, by reason (`event_loop_lag`). */
+  readonly shed: Counter<'reason'>;
   /** Time to answer /validate, by result. */
   readonly requestDuration: Histogram<'result'>;
   /**
@@ -40,6 +42,12 @@ export function createMetrics(registry: Registry = new Registry(), options: { re
     registry,
     decisions: new Counter({ name: `${PREFIX}admission_decisions_total`, help: 'Admission decisions, by result and policy mode.', labelNames: ['result', 'mode'] as const, registers }),
     violations: new Counter({ name: `${PREFIX}admission_violations_total`, help: 'Policy violations found, by rule and effective action.', labelNames: ['rule', 'action'] as const, registers }),
+    shed: new Counter({
+      name: `${PREFIX}admission_shed_total`,
+      help: 'Reviews answered 429 without being judged because the webhook was overloaded, by reason.',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
     requestDuration: new Histogram({
       name: `${PREFIX}admission_request_duration_seconds`,
       help: 'Time to answer an AdmissionReview, from decoded request to encoded answer.',

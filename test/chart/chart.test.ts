@@ -218,6 +218,7 @@ Defaults('deployment :: args map the values to serve flags', ({ objects }) => {
     '--tls-key', '/tls/tls.key',
     '--policy-configmap', `${NAMESPACE}/${FULLNAME}-policy`,
     '--log-level', 'info',
+    '--drain-period', '10s',
     '--cloud', 'public',
   ]);
   assert.equal(container.ports, [{ name: 'https', containerPort: 8443, protocol: 'TCP' }]);
@@ -271,7 +272,7 @@ Defaults('deployment :: resources, priority, spread, drain time', ({ objects }) 
   );
   const preStop = container.lifecycle.preStop.sleep.seconds as number;
   assert.is(preStop, 5);
-  assert.ok(spec.terminationGracePeriodSeconds > webhookOf(objects).timeoutSeconds + preStop, 'drain fits in the grace period');
+  assert.ok(spec.terminationGracePeriodSeconds > webhookOf(objects).timeoutSeconds + preStop + 10, 'preStop sleep, drain and the longest review fit in the grace period');
 });
 
 Defaults('deployment :: mounts the TLS pair read-only and a scratch /tmp', ({ objects }) => {
@@ -703,6 +704,11 @@ for (const [name, options, message] of [
     'serviceAccount.create is false',
   ],
   ['a grace period shorter than the drain', { values: { terminationGracePeriodSeconds: 12 } }, 'terminationGracePeriodSeconds (12) must be longer than webhook.timeoutSeconds (10) plus preStopSleepSeconds (5)'],
+  [
+    'a grace period shorter than the preStop sleep, the drain and a review',
+    { values: { terminationGracePeriodSeconds: 20 } },
+    'terminationGracePeriodSeconds (20) must be longer than preStopSleepSeconds (5) plus drainSeconds (10) plus webhook.timeoutSeconds (10)',
+  ],
   ['a PodDisruptionBudget that can never be satisfied', { values: { podDisruptionBudget: { minAvailable: 2 } } }, 'podDisruptionBudget.minAvailable (2) must be less than replicas (2)'],
   ['matchConditions before Kubernetes 1.28', { values: { webhook: { matchConditions: { enabled: true } } }, kubeVersion: '1.27.9' }, 'webhook.matchConditions.enabled needs Kubernetes 1.28 or later'],
   ['matchConditions skipping system:masters', { values: { webhook: { matchConditions: { enabled: true, skipGroups: ['system:masters'] } } } }, 'let every member of system:masters skip the webhook'],

@@ -516,7 +516,7 @@ async function terminated(started: Started, withinMs: number): Promise<number | 
 const CAROL_REVIEW = readFileSync(`${SHARED_FIXTURES}02-CREATE-RoleBinding-carol-admin.json`, 'utf8');
 
 Serve('serve :: --port 0, self-signed :: logs URL and CA path, denies fixture 02 over HTTPS, exits 0 on SIGTERM', async ({ caDirs }) => {
-  const started = start(['serve', '--port', '0', '--log-level', 'info']);
+  const started = start(['serve', '--port', '0', '--log-level', 'info', '--drain-period', '0s']);
   try {
     const { line, lines } = await logLine(started, (entry) => entry.msg === 'entra-rbac-guard is serving', 20_000);
     const url = new URL(String(line['url']));
@@ -549,7 +549,7 @@ Serve('serve :: --tls-cert/--tls-key :: serves that pair, picks up a rotated pai
   const second = await generateSelfSigned();
   const cert = await file(dir, 'tls/tls.crt', first.cert);
   const key = await file(dir, 'tls/tls.key', first.key);
-  const started = start(['serve', '--port', '0', '--tls-cert', cert, '--tls-key', key, '--log-level', 'info']);
+  const started = start(['serve', '--port', '0', '--tls-cert', cert, '--tls-key', key, '--log-level', 'info', '--drain-period', '0s']);
   try {
     const { line, lines } = await logLine(started, (entry) => entry.msg === 'entra-rbac-guard is serving', 20_000);
     const url = String(line['url']);

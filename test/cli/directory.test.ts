@@ -320,7 +320,7 @@ function reviewNaming(uid: string, groupId: string): string {
 
 Serve('serve --port 0 :: logs Graph with workload identity, denies an unknown group over HTTPS, stays ready in an outage, exits 0 on SIGTERM', async () => {
   await withWorkspace(async ({ fakes, env }) => {
-    const started = start(['serve', '--port', '0', '--log-level', 'info'], env);
+    const started = start(['serve', '--port', '0', '--log-level', 'info', '--drain-period', '0s'], env);
     let caDir: string | undefined;
     try {
       const { line, lines } = await logLine(started, (entry) => entry.msg === 'entra-rbac-guard is serving', 20_000);

@@ -132,6 +132,9 @@ checked every value's type and range; these span several values or the cluster.
 {{- if and $v.dryRun (eq (toString (default "" $v.policy.mode)) "enforce") }}
 {{- fail "dryRun: true and policy.mode: enforce contradict each other: drop policy.mode (dryRun renders mode: audit), or set dryRun: false to enforce" }}
 {{- end }}
+{{- if and $v.audit.writeReports (not $v.audit.interval) }}
+{{- fail "audit.writeReports needs audit.interval: the PolicyReports are written by each audit round (set e.g. audit.interval: 10m)" }}
+{{- end }}
 {{- if and (eq (int $v.replicas) 0) (eq $v.webhook.failurePolicy "Fail") }}
 {{- fail "replicas: 0 with webhook.failurePolicy: Fail rejects every RBAC write outside the exempt namespaces, since no pod can answer: set replicas to 2 or more" }}
 {{- end }}
@@ -162,6 +165,9 @@ checked every value's type and range; these span several values or the cluster.
 {{- end }}
 {{- if le (int $v.terminationGracePeriodSeconds) (add (int $v.webhook.timeoutSeconds) (int $v.preStopSleepSeconds) | int) }}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be longer than webhook.timeoutSeconds (%d) plus preStopSleepSeconds (%d), or reviews in flight are cut off on shutdown" (int $v.terminationGracePeriodSeconds) (int $v.webhook.timeoutSeconds) (int $v.preStopSleepSeconds)) }}
+{{- end }}
+{{- if le (int $v.terminationGracePeriodSeconds) (add (int $v.webhook.timeoutSeconds) (int $v.preStopSleepSeconds) (int $v.drainSeconds) | int) }}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be longer than preStopSleepSeconds (%d) plus drainSeconds (%d) plus webhook.timeoutSeconds (%d), or the webhook is killed before it has drained and finished the reviews in flight: raise it or lower drainSeconds" (int $v.terminationGracePeriodSeconds) (int $v.preStopSleepSeconds) (int $v.drainSeconds) (int $v.webhook.timeoutSeconds)) }}
 {{- end }}
 {{- if and $v.podDisruptionBudget.enabled (ge (int $v.replicas) 2) (ge (int $v.podDisruptionBudget.minAvailable) (int $v.replicas)) }}
 {{- fail (printf "podDisruptionBudget.minAvailable (%d) must be less than replicas (%d), or no node drain can ever evict a webhook pod" (int $v.podDisruptionBudget.minAvailable) (int $v.replicas)) }}

@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { PolicyReportObject } from '../report/policy-report.ts';
+
+/**
+ * Keeps our wgpolicyk8s.io/v1alpha2 PolicyReports (one per namespace) and ClusterPolicyReport in the cluster equal to
+ * the last audit round: creates what is new, replaces what changed, deletes ours that are no longer wanted (a
+ * namespace whose RBAC objects are all gone). A report whose results did not change is not written again, so each
+ * result keeps the timestamp of the round that first found it and an unchanged cluster costs two list calls a round.
+ * Ours are the reports labelled app.kubernetes.io/managed-by=entra-rbac-guard; nothing else is touched.
+ *
+ * Needs get, list, create, update and delete on policyreports and clusterpolicyreports (the chart grants them with
+ * audit.writeReports). Without the CRDs, or without the permission, it says so once and tries again every round.
+ */
+export interface PolicyReportWriter {
+  write(reports: readonly PolicyReportObject[]): Promise<ReportWriteSummary>;
+}
+
+export interface ReportWriteSummary {
+  readonly created: number;
+  readonly replaced: number;
+  readonly unchanged: number;
+  readonly deleted: number;
+  readonly failed: number;
+  /** Set when nothing could be written, e.g. the CRDs are not installed. */
+  readonly unavailable?: string;
+}
+
+export type ReportWriterLog = (level: 'info' | 'warn', fields: Record<string, unknown>, message: string) => void;
+
+const GROUP = 'wgpolicyk8s.io';
+const VERSION = 'v1alpha2';
+const MANAGED_BY = 'app.kubernetes.io/managed-by=entra-rbac-guard';
+/** Our digest of a report's results (timestamps left out): equal digests, nothing to write. */
+const DIGEST_ANNOTATION = 'entra-rbac-guard.io/results-digest';
+const TRIMMED_ANNOTATION = 'entra-rbac-guard.io/results-trimmed';
+/** etcd refuses objects above 1.5 MiB; stay well below with room for metadata. */
+const MAX_REPORT_BYTES = 1_000_000;
+
+interface Existing {
+  readonly kind: PolicyReportObject['kind'];
+  readonly namespace: string;
+  readonly name: string;
+  readonly resourceVersion: string;
+  readonly digest: string | undefined;
+}
+
+export function createPolicyReportWriter(kubeConfig: KubeConfig, log: ReportWriterLog): PolicyReportWriter {
+  const api = kubeConfig.makeApiClient(CustomObjectsApi);
+  let saidUnavailable: string | undefined;
+  return {
+    async write(reports) {
+      let existing: Existing[];
+      try {
+        existing = [...(await listOurs(api, 'PolicyReport')), ...(await listOurs(api, 'ClusterPolicyReport'))];
+      } catch (error) {
+        const reason = unavailableReason(error);
+        if (reason !== saidUnavailable) log('warn', { error: describe(error) }, `PolicyReports are not written: ${reason}`);
+        saidUnavailable = reason;
+        return { created: 0, replaced: 0, unchanged: 0, deleted: 0, failed: 0, unavailable: reason };
+      }
+      if (saidUnavailable) log('info', {}, 'PolicyReports can be written again');
+      saidUnavailable = undefined;
+      return sync(api, reports, existing, log);
+    },
+  };
+}
+
+async function sync(api: CustomObjectsApi, reports: readonly PolicyReportObject[], existing: readonly Existing[], log: ReportWriterLog): Promise<ReportWriteSummary> {
+  const counts = { created: 0, replaced: 0, unchanged: 0, deleted: 0, failed: 0 };
+  const byKey = new Map(existing.map((report) => [keyOf(report.kind, report.namespace, report.name), report]));
+  const wanted = new Set<string>();
+  for (const report of reports) {
+    const namespace = report.metadata.namespace ?? '';
+    const key = keyOf(report.kind, namespace, report.metadata.name);
+    wanted.add(key);
+    const body = withinSizeLimit(report);
+    const old = byKey.get(key);
+    if (old && old.digest === body.metadata.annotations[DIGEST_ANNOTATION]) {
+      counts.unchanged += 1;
+      continue;
+    }
+    try {
+      if (old) await replace(api, { ...body, metadata: { ...body.metadata, resourceVersion: old.resourceVersion } });
+      else await create(api, body);
+      counts[old ? 'replaced' : 'created'] += 1;
+    } catch (error) {
+      counts.failed += 1;
+      // 409: another replica wrote it first (each replica audits); the next round compares again.
+      if (statusOf(error) !== 409) log('warn', { report: describeReport(report.kind, namespace), error: describe(error) }, `could not write ${describeReport(report.kind, namespace)}`);
+    }
+  }
+  for (const old of existing) {
+    if (wanted.has(keyOf(old.kind, old.namespace, old.name))) continue;
+    try {
+      await remove(api, old);
+      counts.deleted += 1;
+    } catch (error) {
+      if (statusOf(error) === 404) continue;
+      counts.failed += 1;
+      log('warn', { report: describeReport(old.kind, old.namespace), error: describe(error) }, `could not delete ${describeReport(old.kind, old.namespace)}, which no longer has anything to report`);
+    }
+  }
+  return counts;
+}
+
+async function listOurs(api: CustomObjectsApi, kind: PolicyReportObject['kind']): Promise<Existing[]> {
+  const list = (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: pluralOf(kind), labelSelector: MANAGED_BY })) as {
+    items?: { metadata?: { name?: string; namespace?: string; resourceVersion?: string; annotations?: Record<string, string> } }[];
+  };
+  return (list.items ?? []).map((item) => ({
+    kind,
+    namespace: item.metadata?.namespace ?? '',
+    name: item.metadata?.name ?? '',
+    resourceVersion: item.metadata?.resourceVersion ?? '',
+    digest: item.metadata?.annotations?.[DIGEST_ANNOTATION],
+  }));
+}
+
+type ReportBody = Omit<PolicyReportObject, 'metadata'> & {
+  readonly metadata: PolicyReportObject['metadata'] & { readonly annotations: Record<string, string>; readonly resourceVersion?: string };
+};
+
+/**
+ * The report with its digest annotation; `pass` results are left out (still counted in the summary) when the whole
+ * would not fit in etcd, which a namespace with thousands of compliant bindings could reach.
+ */
+function withinSizeLimit(report: PolicyReportObject): ReportBody {
+  const digest = digestOf(report);
+  const full: ReportBody = { ...report, metadata: { ...report.metadata, annotations: { [DIGEST_ANNOTATION]: digest } } };
+  if (JSON.stringify(full).length <= MAX_REPORT_BYTES) return full;
+  return {
+    ...full,
+    results: report.results.filter((result) => result['result'] !== 'pass'),
+    metadata: {
+      ...full.metadata,
+      annotations: { ...full.metadata.annotations, [TRIMMED_ANNOTATION]: 'pass results left out (the summary counts them): the full report would exceed the API server\'s object size limit' },
+    },
+  };
+}
+
+/** What a report says, not when: results without their timestamps, in a stable order. */
+function digestOf(report: PolicyReportObject): string {
+  const results = report.results.map(({ timestamp: _timestamp, ...rest }) => JSON.stringify(rest)).sort();
+  return createHash('sha256').update(JSON.stringify({ summary: report.summary, results })).digest('hex').slice(0, 32);
+}
+
+function create(api: CustomObjectsApi, body: ReportBody): Promise<unknown> {
+  const { namespace } = body.metadata;
+  return namespace
+    ? api.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: pluralOf(body.kind), body })
+    : api.createClusterCustomObject({ group: GROUP, version: VERSION, plural: pluralOf(body.kind), body });
+}
+
+function replace(api: CustomObjectsApi, body: ReportBody): Promise<unknown> {
+  const { namespace, name } = body.metadata;
+  return namespace
+    ? api.replaceNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: pluralOf(body.kind), name, body })
+    : api.replaceClusterCustomObject({ group: GROUP, version: VERSION, plural: pluralOf(body.kind), name, body });
+}
+
+function remove(api: CustomObjectsApi, report: Existing): Promise<unknown> {
+  return report.namespace
+    ? api.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: report.namespace, plural: pluralOf(report.kind), name: report.name })
+    : api.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: pluralOf(report.kind), name: report.name });
+}
+
+function pluralOf(kind: PolicyReportObject['kind']): string {
+  return kind === 'PolicyReport' ? 'policyreports' : 'clusterpolicyreports';
+}
+
+function keyOf(kind: string, namespace: string, name: string): string {
+  return `${kind}/${namespace}/${name}`;
+}
+
+function describeReport(kind: PolicyReportObject['kind'], namespace: string): string {
+  return kind === 'PolicyReport' ? `the PolicyReport in namespace ${namespace}` : 'the ClusterPolicyReport';
+}
+
+function unavailableReason(error: unknown): string {
+  const status = statusOf(error);
+  if (status === 404) {
+    return 'the wgpolicyk8s.io/v1alpha2 PolicyReport CRDs are not installed in the cluster; install them (kubernetes-sigs/wg-policy-prototypes, or with Kyverno or Policy Reporter), or drop --audit-write-reports';
+  }
+  if (status === 403) {
+    return "the webhook's identity may not list policyreports and clusterpolicyreports (wgpolicyk8s.io); grant get, list, create, update and delete on them (the chart does with audit.writeReports)";
+  }
+  return `listing the existing PolicyReports failed (${status ? `HTTP ${status}` : describe(error)}); retrying next round`;
+}
+
+function statusOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** The API server's own message when it sent one (a Status body), else the error's. */
+function describe(error: unknown): string {
+  const body = (error as { body?: unknown } | undefined)?.body;
+  if (typeof body === 'string') {
+    try {
+      const status = JSON.parse(body) as { message?: unknown };
+      if (typeof status.message === 'string') return status.message;
+    } catch {
+      // not JSON: fall through
+    }
+  }
+  return error instanceof Error ? error.message.split('\n')[0]! : String(error);
+}
