@@ -24,6 +24,8 @@ interface Entry {
   readonly fact: Answer;
   readonly storedAt: number;
   readonly expiresAt: number;
+  /** Served since it was stored or last given its second chance (see store). */
+  used: boolean;
 }
 
 /**
@@ -34,7 +36,9 @@ interface Entry {
  * - single flight: concurrent lookups of one ID share one underlying request;
  * - one underlying `lookupGroups` call for all the misses of a call (Graph batches them);
  * - stale-if-error, see `staleIfErrorMs`; the stale fact carries the reason the directory could not answer;
- * - LRU eviction beyond `maxEntries`.
+ * - beyond `maxEntries`, eviction of the least recently used, approximated by second chance ("clock"): a hit only
+ *   marks its entry, so the webhook's hot path never reorders the map (a delete and re-insert per group per review
+ *   was the cache's largest cost at 50 subjects).
  *
  * A caller's AbortSignal stops that caller's wait, not the shared request: other callers may be waiting for the same
  * groups, and an answer arriving later still fills the cache. The underlying directory's own deadline bounds it.
@@ -47,7 +51,7 @@ export class CachedDirectory implements Directory {
   private readonly maxEntries: number;
   private readonly now: () => number;
   private readonly metrics: Metrics | undefined;
-  /** Insertion order is recency order: a hit moves its entry to the end, eviction takes from the front. */
+  /** Insertion order: eviction looks at the front; an entry used since it got there moves to the end instead. */
   private readonly entries = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<GroupFact>>();
 
@@ -81,12 +85,8 @@ export class CachedDirectory implements Directory {
     for (const id of ids) {
       const entry = this.entries.get(id);
       if (!entry || now >= entry.expiresAt) return undefined;
+      entry.used = true;
       answers.set(id, entry.fact);
-    }
-    for (const id of answers.keys()) {
-      const entry = this.entries.get(id)!;
-      this.entries.delete(id);
-      this.entries.set(id, entry);
     }
     this.metrics?.directoryLookups.inc({ outcome: 'hit' }, answers.size);
     return answers;
@@ -99,8 +99,7 @@ export class CachedDirectory implements Directory {
     for (const id of new Set(ids)) {
       const entry = this.entries.get(id);
       if (entry && now < entry.expiresAt) {
-        this.entries.delete(id);
-        this.entries.set(id, entry);
+        entry.used = true;
         this.metrics?.directoryLookups.inc({ outcome: 'hit' });
         answers.set(id, entry.fact);
         continue;
@@ -151,10 +150,10 @@ export class CachedDirectory implements Directory {
       const fact = facts.get(id) ?? { state: 'unavailable', reason: `${this.source} gave no answer for the group` };
       if (fact.state === 'found') {
         const answer: Answer = { state: 'found', displayName: fact.displayName, securityEnabled: fact.securityEnabled };
-        this.store(id, { fact: answer, storedAt: now, expiresAt: now + this.positiveTtlMs });
+        this.store(id, { fact: answer, storedAt: now, expiresAt: now + this.positiveTtlMs, used: false });
         result.set(id, answer);
       } else if (fact.state === 'not-found') {
-        this.store(id, { fact, storedAt: now, expiresAt: now + this.negativeTtlMs });
+        this.store(id, { fact, storedAt: now, expiresAt: now + this.negativeTtlMs, used: false });
         result.set(id, fact);
       } else {
         const old = this.entries.get(id);
@@ -179,9 +178,15 @@ export class CachedDirectory implements Directory {
     this.entries.delete(id);
     this.entries.set(id, entry);
     while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next();
+      const oldest = this.entries.entries().next();
       if (oldest.done) break;
-      this.entries.delete(oldest.value);
+      const [oldestId, oldestEntry] = oldest.value;
+      this.entries.delete(oldestId);
+      if (oldestEntry.used) {
+        // Second chance: used since it came to the front, so it goes to the back, unmarked.
+        oldestEntry.used = false;
+        this.entries.set(oldestId, oldestEntry);
+      }
     }
   }
 

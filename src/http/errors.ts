@@ -29,8 +29,8 @@ export function handleError(error: FastifyError, request: FastifyRequest, reply:
   const statusCode = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
   const hint = TRANSPORT_HINTS[error.code];
   const message = hint ? `${hint} (${error.message})` : error.message;
-  if (statusCode >= 500) request.log.error({ err: error }, 'unexpected error');
-  else request.log.warn({ code: error.code, message }, 'rejected request');
+  if (statusCode >= 500) request.log.error({ reqId: request.id, err: error }, 'unexpected error');
+  else request.log.warn({ reqId: request.id, code: error.code, message }, 'rejected request');
   void reply
     .code(statusCode)
     .type('application/json')

@@ -28,7 +28,7 @@ export function gateValidateUntilPolicy(app: FastifyInstance, unavailable: () =>
     if (request.method !== 'POST' || request.routeOptions.url !== '/validate') return;
     const reason = unavailable();
     if (reason === undefined) return;
-    request.log.warn({ code: NO_POLICY_CODE, reason }, 'review refused: no policy in force');
+    request.log.warn({ reqId: request.id, code: NO_POLICY_CODE, reason }, 'review refused: no policy in force');
     return reply
       .code(503)
       .type('application/json')

@@ -106,8 +106,10 @@ export function addLoadShedding(app: FastifyInstance, options: LoadSheddingOptio
   own?.start();
   let shedding = false;
   let shedInEpisode = 0;
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'POST' || request.routeOptions.url !== '/validate') return;
+  // A callback hook, not an async one: it runs for every review, and a promise per review costs more than the check.
+  // Answering from it means calling reply.send() and not done().
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.method !== 'POST' || request.routeOptions.url !== '/validate') return done();
     const lagMs = lag.lagMs;
     const shed = shouldShed(lagMs, options.maxLagMs);
     if (shed !== shedding) {
@@ -115,10 +117,10 @@ export function addLoadShedding(app: FastifyInstance, options: LoadSheddingOptio
       shedding = shed;
       shedInEpisode = 0;
     }
-    if (!shed) return;
+    if (!shed) return done();
     shedInEpisode += 1;
     options.shed?.inc({ reason: 'event_loop_lag' });
-    return reply.code(429).type('application/json').send(shedBody(lagMs, options.maxLagMs));
+    reply.code(429).type('application/json').send(shedBody(lagMs, options.maxLagMs));
   });
   app.addHook('onClose', async () => own?.stop());
 }

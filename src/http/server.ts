@@ -66,6 +66,8 @@ export function buildServer(deps: ServerDependencies): WebhookServer {
     logger: deps.logger ?? false,
     // One decision line per review instead of Fastify's per-request lines.
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request (about 5 µs of every review): the few lines logged for a request name its reqId.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: BODY_LIMIT_BYTES,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     requestTimeout: REQUEST_TIMEOUT_MS,

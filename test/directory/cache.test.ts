@@ -213,6 +213,21 @@ cache('LRU :: beyond maxEntries the least recently used goes', async (context) =
   assert.is(context.inner.calls.length, before + 1, 'B was evicted');
 });
 
+cache('LRU :: an entry served since it was stored outlives older unused ones (second chance), also via cachedGroups', async (context) => {
+  const [D, E] = ['1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9', '2a3b4c5d-6e7f-4809-9a1b-2c3d4e5f6a7b'];
+  const directory = cacheOf(context, { maxEntries: 3 });
+  await lookup(directory, [A]);
+  await lookup(directory, [B]);
+  await lookup(directory, [C]);
+  assert.ok(directory.cachedGroups([A]), 'A served from the cache without a call');
+  await lookup(directory, [D]); // B and C are older and unused: B goes first
+  await lookup(directory, [E]); // then C
+  const before = context.inner.calls.length;
+  assert.ok(directory.cachedGroups([A, D, E]), 'A survived two evictions; D and E are cached');
+  await lookup(directory, [B, C]);
+  assert.is(context.inner.calls.length, before + 1, 'B and C were evicted (one call for both)');
+});
+
 cache('abort :: the caller stops waiting, the shared answer still fills the cache', async (context) => {
   const directory = cacheOf(context);
   context.inner.hold();

@@ -502,6 +502,21 @@ function assertNoSecret(text: string, secrets: Readonly<Record<string, string>>,
   for (const [name, value] of Object.entries(secrets)) assert.not.ok(text.includes(value), `the ${name} appears in ${where}`);
 }
 
+Observability('log lines of a request :: the decision and a rejected request each name their request (reqId), distinct', async () => {
+  await withWebhook({}, async ({ app, review, logs }) => {
+    assertCleanAllow((await review([PAYMENTS.id])).response);
+    const { port } = app.server.address() as AddressInfo;
+    const rejected = await httpsCall(port, 'POST', '/validate', '{"kind": "AdmissionReview"}');
+    assert.is(rejected.status, 400, rejected.body);
+    const lines = logs().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Json);
+    const decision = lines.find((line) => line['msg'] === 'decision');
+    const rejection = lines.find((line) => line['msg'] === 'rejected request');
+    assert.type(decision?.['reqId'], 'string', JSON.stringify(decision));
+    assert.type(rejection?.['reqId'], 'string', JSON.stringify(rejection));
+    assert.is.not(decision?.['reqId'], rejection?.['reqId']);
+  });
+});
+
 Observability('workload identity :: the access token and federated token never in the log (debug) nor in any response', async () => {
   const { output } = await captureOutput(() =>
     withWebhook({}, async ({ review, fakes, get, logs, bodies }) => {
