@@ -50,12 +50,18 @@ async function main(): Promise<number> {
   const table = renderTable(results);
   process.stdout.write(`\nmachine: ${cpus().length} cores, Node.js ${process.version}, ${quick ? 'quick run (CI)' : 'full run'}\n${table}`);
   writeFileSync(RESULTS, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: cpus().length, quick, results }, null, 2)}\n`);
-  const failed = results.filter((result) => result.error !== undefined || result.rows.some((row) => row.survived < row.cases));
+  const strict = process.env['FAULTS_STRICT'] === '1';
+  const notRun = results.flatMap((result) => result.rows.filter((row) => row.notRun !== undefined));
+  for (const row of notRun) process.stdout.write(`\nNOT RUN: ${row.fault}: ${row.notRun}${strict ? ' (FAULTS_STRICT=1: counted as a failure)' : ''}\n`);
+  const failed = results.filter(
+    (result) => result.error !== undefined || result.rows.some((row) => (row.notRun === undefined || strict) && row.survived < row.cases),
+  );
   if (failed.length > 0) {
     process.stdout.write(`\nFAILED: ${failed.map((result) => result.scenario).join(', ')}\n`);
     return 1;
   }
-  process.stdout.write(`\nall ${results.reduce((sum, result) => sum + result.rows.length, 0)} faults survived\n`);
+  const ran = results.reduce((sum, result) => sum + result.rows.length, 0) - notRun.length;
+  process.stdout.write(`\nall ${ran} faults that ran survived${notRun.length > 0 ? `; ${notRun.length} could not run here (above)` : ''}\n`);
   return 0;
 }
 
@@ -68,9 +74,9 @@ export function renderTable(results: readonly SectionResult[]): string {
       lines.push([
         row.fault,
         String(row.cases),
-        `${row.survived}${row.survived < row.cases ? ' ✘' : ''}`,
+        row.notRun === undefined ? `${row.survived}${row.survived < row.cases ? ' ✘' : ''}` : 'NOT RUN',
         row.worstLatencyMs === undefined ? '-' : `${row.worstLatencyMs.toFixed(1)} ms`,
-        row.note ?? '',
+        row.note ?? (row.notRun === undefined ? '' : `not run: ${row.notRun}`),
       ]);
     }
   }

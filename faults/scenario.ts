@@ -14,6 +14,12 @@ export interface FaultRow {
   readonly worstLatencyMs?: number | undefined;
   /** What "survived" meant here, or a figure worth keeping (p99 of good requests under attack, the shed point…). */
   readonly note?: string;
+  /**
+   * Set when the check could not run on this machine for a reason outside the webhook (the only case: the registry
+   * does not serve npm's audit endpoint). Such a row is printed as NOT RUN with this reason and listed at the end;
+   * it fails the run only with FAULTS_STRICT=1. Anything the check did find still fails the run.
+   */
+  readonly notRun?: string;
 }
 
 export interface ScenarioContext {
