@@ -4,10 +4,9 @@
  * The tests run in order on one cluster; each leaves it as it found it (enforce policy, webhook running).
  */
 import { readFileSync } from 'node:fs';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startHarness, WEBHOOK_NAME, type Harness, type KubectlResult, type LogLine } from './harness.ts';
-import { failEveryTestOnSetupError, show, expectOk, expectDeniedBy } from './expect.ts';
+import { e2eSuite, expectDeniedBy, expectOk, show } from './expect.ts';
 
 const NAMESPACE = 'payments';
 const GROUP_ID = '5d2c7b1a-3e4f-4a5b-9c6d-7e8f9a0b1c2d';
@@ -25,25 +24,17 @@ interface Context {
   setupErrorReported?: boolean;
 }
 
-const E2E = suite<Context>('e2e: kubectl → kube-apiserver 1.20 → entra-rbac-guard', {} as Context);
-
-E2E.before(async (context) => {
-  const started = Date.now();
-  try {
-    context.harness = await startHarness({ policyYaml: policyYaml('enforce') });
-    context.enforcePolicy = context.harness.writePolicy('enforce.yaml', policyYaml('enforce'));
-    context.auditPolicy = context.harness.writePolicy('audit.yaml', policyYaml('audit'));
-    expectOk(await context.harness.kubectl(['create', 'namespace', NAMESPACE]), 'create namespace');
-    process.stderr.write(`  (etcd, kube-apiserver and the webhook up in ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
-  } catch (error) {
-    context.setupError = error instanceof Error ? error : new Error(String(error));
-  }
-});
-
-failEveryTestOnSetupError(E2E);
-
-E2E.after(async (context) => {
-  await context.harness?.stop();
+const E2E = e2eSuite<Context>('e2e: kubectl → kube-apiserver 1.20 → entra-rbac-guard', {
+  async setup(context) {
+  context.harness = await startHarness({ policyYaml: policyYaml('enforce') });
+  context.enforcePolicy = context.harness.writePolicy('enforce.yaml', policyYaml('enforce'));
+  context.auditPolicy = context.harness.writePolicy('audit.yaml', policyYaml('audit'));
+  expectOk(await context.harness.kubectl(['create', 'namespace', NAMESPACE]), 'create namespace');
+    return 'etcd, kube-apiserver and the webhook up';
+  },
+  async teardown(context) {
+    await context.harness?.stop();
+  },
 });
 
 // --- helpers -------------------------------------------------------------------------------------------------------
@@ -51,9 +42,6 @@ E2E.after(async (context) => {
 function createRoleBinding(harness: Harness, name: string, subject: string, ...extra: string[]): Promise<KubectlResult> {
   return harness.kubectl(['create', 'rolebinding', name, `--namespace=${NAMESPACE}`, '--clusterrole=edit', subject, ...extra]);
 }
-
-
-
 
 async function exists(harness: Harness, kind: string, name: string, namespace?: string): Promise<boolean> {
   const result = await harness.kubectl(['get', kind, name, '-o', 'name', ...(namespace ? [`--namespace=${namespace}`] : [])]);

@@ -9,7 +9,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseAllDocuments } from 'yaml';
 import { runCli as runCliInProcess } from '../../src/cli.ts';
@@ -24,7 +23,7 @@ import {
   SNAPSHOT_YAML,
   WARN_POLICY_YAML,
 } from './audit-cluster.ts';
-import { expectOk, failEveryTestOnSetupError } from './expect.ts';
+import { e2eSuite, expectOk } from './expect.ts';
 import { startHarness, type Harness } from './harness.ts';
 import { sarifValidator } from './sarif-schema.ts';
 
@@ -43,33 +42,25 @@ interface Context {
 const CLI_TIMEOUT_MS = 30_000;
 const KINDS = { ClusterRole: 'clusterroles', Role: 'roles', ClusterRoleBinding: 'clusterrolebindings', RoleBinding: 'rolebindings' } as const;
 
-const Audit = suite<Context>('e2e: audit of a kube-apiserver 1.20 cluster', {} as Context);
-
-Audit.before(async (context) => {
-  const started = Date.now();
-  try {
-    // The harness's webhook is in audit mode: it warns about the violating seeds and lets them in.
-    context.harness = await startHarness({ policyYaml: 'apiVersion: entra-rbac-guard/v1\nkind: Policy\nmode: audit\n' });
-    const { harness } = context;
-    expectOk(await harness.kubectl(['apply', '-f', '-'], { stdin: SEED_NAMESPACES }), 'create the namespaces');
-    expectOk(await harness.kubectl(['apply', '-f', '-'], { stdin: SEED_RBAC }), 'seed the RBAC objects');
-    context.policy = harness.writePolicy('audit-policy.yaml', POLICY_YAML);
-    context.snapshot = harness.writePolicy('groups.yaml', SNAPSHOT_YAML);
-    context.counts = {};
-    for (const [kind, resource] of Object.entries(KINDS)) {
-      const listed = expectOk(await harness.kubectl(['get', resource, '--all-namespaces', '-o', 'name']), `list ${resource}`);
-      context.counts[kind] = listed.stdout.trim().split('\n').filter(Boolean).length;
-    }
-    process.stderr.write(`  (cluster up and seeded in ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
-  } catch (error) {
-    context.setupError = error instanceof Error ? error : new Error(String(error));
+const Audit = e2eSuite<Context>('e2e: audit of a kube-apiserver 1.20 cluster', {
+  async setup(context) {
+  // The harness's webhook is in audit mode: it warns about the violating seeds and lets them in.
+  context.harness = await startHarness({ policyYaml: 'apiVersion: entra-rbac-guard/v1\nkind: Policy\nmode: audit\n' });
+  const { harness } = context;
+  expectOk(await harness.kubectl(['apply', '-f', '-'], { stdin: SEED_NAMESPACES }), 'create the namespaces');
+  expectOk(await harness.kubectl(['apply', '-f', '-'], { stdin: SEED_RBAC }), 'seed the RBAC objects');
+  context.policy = harness.writePolicy('audit-policy.yaml', POLICY_YAML);
+  context.snapshot = harness.writePolicy('groups.yaml', SNAPSHOT_YAML);
+  context.counts = {};
+  for (const [kind, resource] of Object.entries(KINDS)) {
+    const listed = expectOk(await harness.kubectl(['get', resource, '--all-namespaces', '-o', 'name']), `list ${resource}`);
+    context.counts[kind] = listed.stdout.trim().split('\n').filter(Boolean).length;
   }
-});
-
-failEveryTestOnSetupError(Audit);
-
-Audit.after(async (context) => {
-  await context.harness?.stop();
+    return 'cluster up and seeded';
+  },
+  async teardown(context) {
+    await context.harness?.stop();
+  },
 });
 
 // --- helpers ---------------------------------------------------------------------------------------------------------

@@ -12,12 +12,11 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parsePolicy } from '../../src/policy/parse.ts';
 import { CHART, helm, helmBinary, parseObjects, renderYaml, VALUES_DIR, type HelmResult, type K8sObject } from '../chart/helm.ts';
 import { startHarness, WEBHOOK_NAME, type Harness, type KubectlResult } from './harness.ts';
-import { failEveryTestOnSetupError, show, expectOk } from './expect.ts';
+import { e2eSuite, expectOk, show } from './expect.ts';
 
 const RELEASE = 'rel';
 const NAMESPACE = 'entra-rbac-guard';
@@ -37,30 +36,20 @@ interface Context {
   setupErrorReported?: boolean;
 }
 
-const Chart = suite<Context>('e2e: the Helm chart on kube-apiserver 1.20', {} as Context);
-
-Chart.before(async (context) => {
-  const started = Date.now();
-  try {
-    helmBinary();
-    context.harness = await startHarness({ policyYaml: `apiVersion: entra-rbac-guard/v1\nkind: Policy\nadminGroups: [${ADMIN_GROUP_ID}]\n` });
-    const version = expectOk(await context.harness.kubectl(['version', '-o', 'json']), 'kubectl version');
-    context.kubeVersion = (JSON.parse(version.stdout) as { serverVersion: { gitVersion: string } }).serverVersion.gitVersion;
-    process.stderr.write(`  (etcd, kube-apiserver ${context.kubeVersion} and the webhook up in ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
-  } catch (error) {
-    context.setupError = error instanceof Error ? error : new Error(String(error));
-  }
-});
-
-failEveryTestOnSetupError(Chart);
-
-Chart.after(async (context) => {
-  await context.harness?.stop();
+const Chart = e2eSuite<Context>('e2e: the Helm chart on kube-apiserver 1.20', {
+  async setup(context) {
+  helmBinary();
+  context.harness = await startHarness({ policyYaml: `apiVersion: entra-rbac-guard/v1\nkind: Policy\nadminGroups: [${ADMIN_GROUP_ID}]\n` });
+  const version = expectOk(await context.harness.kubectl(['version', '-o', 'json']), 'kubectl version');
+  context.kubeVersion = (JSON.parse(version.stdout) as { serverVersion: { gitVersion: string } }).serverVersion.gitVersion;
+    return `etcd, kube-apiserver ${context.kubeVersion} and the webhook up`;
+  },
+  async teardown(context) {
+    await context.harness?.stop();
+  },
 });
 
 // --- helpers -------------------------------------------------------------------------------------------------------
-
-
 
 /**
  * helm against the harness's API server, as its admin (system:masters).

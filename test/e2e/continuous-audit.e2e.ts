@@ -8,12 +8,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { FakeGroup } from '../fakes/graph-fake.ts';
 import { startFakes, type Fakes } from '../fakes/harness.ts';
 import { LOCAL_FIXTURES } from '../helpers.ts';
-import { failEveryTestOnSetupError, expectOk, show } from './expect.ts';
+import { e2eSuite, expectOk, show } from './expect.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 const NAMESPACE = 'team-a';
@@ -31,35 +30,27 @@ interface Context {
   setupErrorReported?: boolean;
 }
 
-const Audit = suite<Context>('e2e: continuous audit in serve, on kube-apiserver 1.20 with the Graph fake', {} as Context);
-
-Audit.before(async (context) => {
-  const started = Date.now();
-  try {
-    if (!process.env['NODE_EXTRA_CA_CERTS']) throw new Error('run with NODE_EXTRA_CA_CERTS=test/fakes/.ca/ca.crt: the webhook must trust the Graph fake');
-    context.fakes = await startFakes([PAYMENTS]);
-    context.harness = await startHarness();
-    const { harness, fakes } = context;
-    expectOk(await harness.kubectl(['create', 'namespace', NAMESPACE]), 'create namespace');
-    // Created while the harness's first webhook has no directory: allowed, and the audit is what looks at it.
-    expectOk(await harness.kubectl(['create', 'rolebinding', BINDING, `--namespace=${NAMESPACE}`, '--clusterrole=view', `--group=${PAYMENTS.id}`]), 'create the RoleBinding');
-    const policy = harness.writePolicy('audit-policy.yaml', 'apiVersion: entra-rbac-guard/v1\nkind: Policy\n');
-    await withEnvironment(azureEnvironment(fakes), () =>
-      harness.restartWebhook({
-        args: ['--policy', policy, '--kubeconfig', harness.kubeconfig, '--graph-endpoint', fakes.graph.endpoint, '--audit-interval', `${INTERVAL_MS}ms`, '--audit-write-reports'],
-      }),
-    );
-    process.stderr.write(`  (Graph fake, etcd, kube-apiserver and the auditing webhook up in ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
-  } catch (error) {
-    context.setupError = error instanceof Error ? error : new Error(String(error));
-  }
-});
-
-failEveryTestOnSetupError(Audit);
-
-Audit.after(async (context) => {
-  await context.harness?.stop();
-  await context.fakes?.close();
+const Audit = e2eSuite<Context>('e2e: continuous audit in serve, on kube-apiserver 1.20 with the Graph fake', {
+  async setup(context) {
+  if (!process.env['NODE_EXTRA_CA_CERTS']) throw new Error('run with NODE_EXTRA_CA_CERTS=test/fakes/.ca/ca.crt: the webhook must trust the Graph fake');
+  context.fakes = await startFakes([PAYMENTS]);
+  context.harness = await startHarness();
+  const { harness, fakes } = context;
+  expectOk(await harness.kubectl(['create', 'namespace', NAMESPACE]), 'create namespace');
+  // Created while the harness's first webhook has no directory: allowed, and the audit is what looks at it.
+  expectOk(await harness.kubectl(['create', 'rolebinding', BINDING, `--namespace=${NAMESPACE}`, '--clusterrole=view', `--group=${PAYMENTS.id}`]), 'create the RoleBinding');
+  const policy = harness.writePolicy('audit-policy.yaml', 'apiVersion: entra-rbac-guard/v1\nkind: Policy\n');
+  await withEnvironment(azureEnvironment(fakes), () =>
+    harness.restartWebhook({
+      args: ['--policy', policy, '--kubeconfig', harness.kubeconfig, '--graph-endpoint', fakes.graph.endpoint, '--audit-interval', `${INTERVAL_MS}ms`, '--audit-write-reports'],
+    }),
+  );
+    return 'Graph fake, etcd, kube-apiserver and the auditing webhook up';
+  },
+  async teardown(context) {
+    await context.harness?.stop();
+    await context.fakes?.close();
+  },
 });
 
 // --- helpers -------------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import type { Test } from 'uvu';
+import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WEBHOOK_NAME } from './harness.ts';
 
@@ -42,4 +42,28 @@ export function failEveryTestOnSetupError<T extends SetupState>(tests: Test<T>):
     context.setupErrorReported = true;
     throw context.setupError;
   });
+}
+
+export interface E2eHooks<T> {
+  /** Starts what the suite needs; returns what came up, for the line that says how long it took. */
+  setup(context: T): Promise<string>;
+  /** Stops it all; runs after a failed setup too, so it must cope with a half-filled context. */
+  teardown(context: T): Promise<void>;
+}
+
+/** An end-to-end suite: setup whose failure fails every test (see failEveryTestOnSetupError), timed; teardown after. */
+export function e2eSuite<T extends SetupState>(name: string, hooks: E2eHooks<T>): Test<T> {
+  const tests = suite<T>(name, {} as T);
+  tests.before(async (context) => {
+    const started = Date.now();
+    try {
+      const what = await hooks.setup(context);
+      process.stderr.write(`  (${what} in ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+    } catch (error) {
+      context.setupError = error instanceof Error ? error : new Error(String(error));
+    }
+  });
+  failEveryTestOnSetupError(tests);
+  tests.after((context) => hooks.teardown(context));
+  return tests;
 }

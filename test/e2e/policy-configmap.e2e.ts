@@ -6,11 +6,10 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { recordedReview } from '../helpers.ts';
 import { startHarness, WEBHOOK_NAME, type Harness, type KubectlResult, type LogLine } from './harness.ts';
-import { failEveryTestOnSetupError, show, expectOk, expectDeniedBy } from './expect.ts';
+import { e2eSuite, expectDeniedBy, expectOk, show } from './expect.ts';
 
 const WEBHOOK_NAMESPACE = 'entra-rbac-guard';
 const SERVICE_ACCOUNT = 'entra-rbac-guard';
@@ -30,25 +29,17 @@ interface Context {
   setupErrorReported?: boolean;
 }
 
-const E2E = suite<Context>('e2e: policy from a ConfigMap, live reload, on kube-apiserver 1.20', {} as Context);
-
 // uvu 0.5 swallows an error thrown by a `before` hook: keep it and fail the first test with it.
-E2E.before(async (context) => {
-  const started = Date.now();
-  try {
-    context.harness = await startHarness({ policyYaml: policyYaml('enforce') });
-    context.webhookKubeconfig = await prepareWebhookIdentity(context.harness);
-    expectOk(await context.harness.kubectl(['create', 'namespace', NAMESPACE]), 'create namespace');
-    process.stderr.write(`  (etcd, kube-apiserver and the webhook up in ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
-  } catch (error) {
-    context.setupError = error instanceof Error ? error : new Error(String(error));
-  }
-});
-
-failEveryTestOnSetupError(E2E);
-
-E2E.after(async (context) => {
-  await context.harness?.stop();
+const E2E = e2eSuite<Context>('e2e: policy from a ConfigMap, live reload, on kube-apiserver 1.20', {
+  async setup(context) {
+  context.harness = await startHarness({ policyYaml: policyYaml('enforce') });
+  context.webhookKubeconfig = await prepareWebhookIdentity(context.harness);
+  expectOk(await context.harness.kubectl(['create', 'namespace', NAMESPACE]), 'create namespace');
+    return 'etcd, kube-apiserver and the webhook up';
+  },
+  async teardown(context) {
+    await context.harness?.stop();
+  },
 });
 
 // --- helpers -------------------------------------------------------------------------------------------------------
@@ -139,9 +130,6 @@ async function readyz(harness: Harness): Promise<Ready> {
 function createRoleBinding(harness: Harness, name: string, subject: string, ...extra: string[]): Promise<KubectlResult> {
   return harness.kubectl(['create', 'rolebinding', name, `--namespace=${NAMESPACE}`, '--clusterrole=edit', subject, ...extra]);
 }
-
-
-
 
 async function exists(harness: Harness, kind: string, name: string, namespace: string): Promise<boolean> {
   const result = await harness.kubectl(['get', kind, name, '-o', 'name', `--namespace=${namespace}`]);

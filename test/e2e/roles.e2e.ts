@@ -9,7 +9,6 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import type { AddressInfo } from 'node:net';
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { isBindingKind, readBinding } from '../../src/admission/binding.ts';
 import { isRoleKind, readRole } from '../../src/admission/role.ts';
@@ -25,7 +24,7 @@ import type { Policy } from '../../src/policy/model.ts';
 import { factsNeeded } from '../../src/policy/needs.ts';
 import { parsePolicy } from '../../src/policy/parse.ts';
 import { startHarness, type Harness, type KubectlResult, type LogLine } from './harness.ts';
-import { failEveryTestOnSetupError, show, expectOk, expectDeniedBy } from './expect.ts';
+import { e2eSuite, expectDeniedBy, expectOk, show } from './expect.ts';
 
 const NAMESPACE = 'payments';
 const GROUP_ID = '5d2c7b1a-3e4f-4a5b-9c6d-7e8f9a0b1c2d';
@@ -46,66 +45,55 @@ interface Context {
   setupErrorReported?: boolean;
 }
 
-const Roles = suite<Context>('e2e: privilege-aware roles on kube-apiserver 1.20', {} as Context);
-
 function policyOf(yaml: string): Policy {
   const parsed = parsePolicy(yaml);
   if (!parsed.ok) throw new Error(`invalid test policy: ${JSON.stringify(parsed.errors)}`);
   return parsed.policy;
 }
 
-Roles.before(async (context) => {
-  const started = Date.now();
-  try {
-    context.harness = await startHarness({ policyYaml: POLICY_YAML });
-    context.policy = policyOf(POLICY_YAML);
-    context.lines = [];
-    const { harness } = context;
-    // What a fresh API server bootstraps, before any test adds to it.
-    context.bootstrap = listItems(expectOk(await harness.kubectl(['get', 'clusterroles,roles,clusterrolebindings,rolebindings', '--all-namespaces', '-o', 'json']), 'list RBAC'));
+const Roles = e2eSuite<Context>('e2e: privilege-aware roles on kube-apiserver 1.20', {
+  async setup(context) {
+  context.harness = await startHarness({ policyYaml: POLICY_YAML });
+  context.policy = policyOf(POLICY_YAML);
+  context.lines = [];
+  const { harness } = context;
+  // What a fresh API server bootstraps, before any test adds to it.
+  context.bootstrap = listItems(expectOk(await harness.kubectl(['get', 'clusterroles,roles,clusterrolebindings,rolebindings', '--all-namespaces', '-o', 'json']), 'list RBAC'));
 
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(harness.kubeconfig);
-    kubeConfig.setCurrentContext('admin');
-    context.roles = createRoleFacts(kubeConfig, {
-      log: (level, message, fields) => context.lines.push({ level, msg: message, ...fields }),
-      backoffMs: 200,
-      maxBackoffMs: 2_000,
-    });
-    await context.roles.whenSynced(30_000);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(harness.kubeconfig);
+  kubeConfig.setCurrentContext('admin');
+  context.roles = createRoleFacts(kubeConfig, {
+    log: (level, message, fields) => context.lines.push({ level, msg: message, ...fields }),
+    backoffMs: 200,
+    maxBackoffMs: 2_000,
+  });
+  await context.roles.whenSynced(30_000);
 
-    const tls = await generateSelfSigned(['127.0.0.1']);
-    context.app = buildServer({
-      tls,
-      currentPolicy: () => context.policy,
-      roles: context.roles,
-      readiness: () => ({ ready: context.roles.synced(), detail: { roles: context.roles.status() } }),
-      logger: { level: 'info', stream: { write: (line: string) => void context.lines.push(JSON.parse(line) as LogLine) } },
-    });
-    await context.app.listen({ host: '127.0.0.1', port: 0 });
-    const { port } = context.app.server.address() as AddressInfo;
-    await harness.killWebhook();
-    await harness.pointWebhookAt(`https://127.0.0.1:${port}/validate`, Buffer.from(tls.ca).toString('base64'));
-    await waitUntilAnswering(context);
-    expectOk(await harness.kubectl(['create', 'namespace', NAMESPACE]), 'create namespace');
-    process.stderr.write(`  (etcd, kube-apiserver, role cache and webhook up in ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
-  } catch (error) {
-    context.setupError = error instanceof Error ? error : new Error(String(error));
-  }
-});
-
-failEveryTestOnSetupError(Roles);
-
-Roles.after(async (context) => {
-  await context.roles?.stop();
-  await context.app?.close();
-  await context.harness?.stop();
+  const tls = await generateSelfSigned(['127.0.0.1']);
+  context.app = buildServer({
+    tls,
+    currentPolicy: () => context.policy,
+    roles: context.roles,
+    readiness: () => ({ ready: context.roles.synced(), detail: { roles: context.roles.status() } }),
+    logger: { level: 'info', stream: { write: (line: string) => void context.lines.push(JSON.parse(line) as LogLine) } },
+  });
+  await context.app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = context.app.server.address() as AddressInfo;
+  await harness.killWebhook();
+  await harness.pointWebhookAt(`https://127.0.0.1:${port}/validate`, Buffer.from(tls.ca).toString('base64'));
+  await waitUntilAnswering(context);
+  expectOk(await harness.kubectl(['create', 'namespace', NAMESPACE]), 'create namespace');
+    return 'etcd, kube-apiserver, role cache and webhook up';
+  },
+  async teardown(context) {
+    await context.roles?.stop();
+    await context.app?.close();
+    await context.harness?.stop();
+  },
 });
 
 // --- helpers -------------------------------------------------------------------------------------------------------
-
-
-
 
 function listItems(result: KubectlResult): Record<string, unknown>[] {
   return (JSON.parse(result.stdout) as { items: Record<string, unknown>[] }).items;
@@ -149,7 +137,6 @@ function cacheHasBinding(roles: RoleFactsHandle, role: string, binding: string):
 function decisions(lines: readonly LogLine[]): LogLine[] {
   return lines.filter((line) => line.msg === 'decision');
 }
-
 
 /** The API server picks the new URL up a moment later: dry-run probes until one reaches this process. */
 async function waitUntilAnswering({ harness, lines }: Context): Promise<void> {
