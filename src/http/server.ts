@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import type { Directory } from '../directory/port.ts';
 import type { RoleSource } from '../kube/role-cache.ts';
 import type { Policy } from '../policy/model.ts';
+import { addBodyBudget, LARGE_BODY_BYTES, MAX_LARGE_BODY_BYTES_IN_FLIGHT, type BodyBudgetOptions } from './body-budget.ts';
 import { closeConnectionsWhileDraining, drainingReadiness, type Drain } from './drain.ts';
 import { NotFoundError, handleError } from './errors.ts';
 import { healthRoutes, type Readiness } from './health-route.ts';
@@ -49,6 +50,8 @@ export interface ServerDependencies {
   readonly drain?: Drain | undefined;
   /** Shedding of /validate past saturation (src/http/load-shedding.ts); none when omitted. Counted in `metrics`. */
   readonly loadShedding?: Omit<LoadSheddingOptions, 'shed'> | undefined;
+  /** The budget of large bodies in flight (src/http/body-budget.ts), always on; these override its defaults. */
+  readonly bodyBudget?: Partial<Omit<BodyBudgetOptions, 'rejected'>> | undefined;
 }
 
 export type WebhookServer = FastifyInstance<Server>;
@@ -86,6 +89,11 @@ export function buildServer(deps: ServerDependencies): WebhookServer {
   void app.register(validateRoute, { currentPolicy: deps.currentPolicy, directory: deps.directory, roles: deps.roles, metrics: deps.metrics });
   if (deps.metrics) void app.register(metricsRoute, { registry: deps.metrics.registry });
   if (deps.loadShedding) addLoadShedding(app, { ...deps.loadShedding, shed: deps.metrics?.shed });
+  addBodyBudget(app, {
+    largeBodyBytes: deps.bodyBudget?.largeBodyBytes ?? LARGE_BODY_BYTES,
+    maxInFlightBytes: deps.bodyBudget?.maxInFlightBytes ?? MAX_LARGE_BODY_BYTES_IN_FLIGHT,
+    rejected: deps.metrics?.bodyBudgetRejected,
+  });
   if (deps.drain) closeConnectionsWhileDraining(app, deps.drain);
   const readiness = deps.readiness ?? (() => ({ ready: true, detail: {} }));
   void app.register(healthRoutes, { readiness: deps.drain ? drainingReadiness(deps.drain, readiness) : readiness });

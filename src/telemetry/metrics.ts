@@ -14,6 +14,8 @@ export interface Metrics {
   readonly violations: Counter<'rule' | 'action'>;
   /** Reviews answered 429 without being judged because the webhook was overloaded, by reason (`event_loop_lag`). */
   readonly shed: Counter<'reason'>;
+  /** Reviews answered 503 unread because the large bodies already being read used the budget (src/http/body-budget.ts). */
+  readonly bodyBudgetRejected: Counter;
   /** Time to answer /validate, by result. */
   readonly requestDuration: Histogram<'result'>;
   /**
@@ -46,6 +48,11 @@ export function createMetrics(registry: Registry = new Registry(), options: { re
       name: `${PREFIX}admission_shed_total`,
       help: 'Reviews answered 429 without being judged because the webhook was overloaded, by reason.',
       labelNames: ['reason'] as const,
+      registers,
+    }),
+    bodyBudgetRejected: new Counter({
+      name: `${PREFIX}admission_body_budget_rejected_total`,
+      help: 'Reviews answered 503 without being read because too many bytes of large request bodies were already in flight.',
       registers,
     }),
     requestDuration: new Histogram({
