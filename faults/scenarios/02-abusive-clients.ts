@@ -136,10 +136,13 @@ async function slowHeaders(webhook: WebhookProcess, count: number): Promise<Atta
   });
 }
 
-/** Complete headers announcing 100 kB, then one byte a second: cut by requestTimeout. */
+/**
+ * Complete headers announcing 10 kB, then one byte a second: cut by requestTimeout. Under the body budget's 64 KiB
+ * (src/http/body-budget.ts): larger announced bodies are counted against that budget and, past it, refused at once.
+ */
 async function slowBodies(webhook: WebhookProcess, count: number): Promise<AttackResult> {
   return trickle(webhook, count, {
-    head: 'POST /validate?timeout=10s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{',
+    head: 'POST /validate?timeout=10s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 10000\r\n\r\n{',
     drip: () => ' ',
     limitMs: REQUEST_CUT_MS,
     what: `a body byte a second: cut by requestTimeout (${REQUEST_TIMEOUT_MS / 1000} s)`,
