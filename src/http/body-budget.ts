@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Counter } from 'prom-client';
+import { unjudgedStatus } from './errors.ts';
 
 /**
  * A budget of large request bodies in flight (docs/reliability.md, "Slow and abusive clients"). Fastify buffers a
@@ -90,17 +91,7 @@ export function overBudgetMessage(inFlightBytes: number, maxInFlightBytes: numbe
  * webhook timeout.
  */
 export function overBudgetBody(inFlightBytes: number, maxInFlightBytes: number): Record<string, unknown> {
-  return {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    reason: 'ServiceUnavailable',
-    code: 503,
-    statusCode: 503,
-    error: 'Service Unavailable',
-    message: overBudgetMessage(inFlightBytes, maxInFlightBytes),
-  };
+  return unjudgedStatus(503, overBudgetMessage(inFlightBytes, maxInFlightBytes));
 }
 
 /**

@@ -44,3 +44,13 @@ function statusName(statusCode: number): string {
     ] ?? (statusCode >= 500 ? 'Internal Server Error' : 'Client Error')
   );
 }
+
+/**
+ * An answer the webhook gives without judging the review (overloaded, body budget used up): a Kubernetes Status, which
+ * the API server's webhook client decodes, so its message is what the user sees ("failed calling webhook …: …");
+ * `statusCode` and `error` as in every other error of the webhook.
+ */
+export function unjudgedStatus(code: 429 | 503, message: string): Record<string, unknown> {
+  const [reason, error] = code === 429 ? ['TooManyRequests', 'Too Many Requests'] : ['ServiceUnavailable', 'Service Unavailable'];
+  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', reason, code, statusCode: code, error, message };
+}

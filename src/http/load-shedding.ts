@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Counter } from 'prom-client';
+import { unjudgedStatus } from './errors.ts';
 
 /**
  * Load shedding: past saturation, /validate answers at once with an explicit refusal instead of queueing reviews
@@ -44,17 +45,7 @@ export function shedMessage(lagMs: number, maxLagMs: number): string {
  * inside the webhook timeout, which is the slow answer shedding exists to avoid.
  */
 export function shedBody(lagMs: number, maxLagMs: number): Record<string, unknown> {
-  return {
-    kind: 'Status',
-    apiVersion: 'v1',
-    metadata: {},
-    status: 'Failure',
-    reason: 'TooManyRequests',
-    code: 429,
-    statusCode: 429,
-    error: 'Too Many Requests',
-    message: shedMessage(lagMs, maxLagMs),
-  };
+  return unjudgedStatus(429, shedMessage(lagMs, maxLagMs));
 }
 
 /** Samples event-loop lag on an unref'd timer; `lagMs` is the lag to act on (see nextLag). */
