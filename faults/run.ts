@@ -22,7 +22,7 @@ async function main(): Promise<number> {
   const quick = process.env['FAULTS_QUICK'] !== '0';
   const context: ScenarioContext = {
     quick,
-    soakMinutes: Number(process.env['SOAK_MINUTES'] ?? (quick ? 1 : 30)),
+    soakMinutes: Number(process.env['SOAK_MINUTES'] ?? (quick ? 2 : 30)),
     log: (message) => process.stderr.write(`  ${message}\n`),
   };
   const pick = process.env['FAULTS'] ? new RegExp(process.env['FAULTS']) : undefined;

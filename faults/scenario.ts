@@ -25,7 +25,7 @@ export interface FaultRow {
 export interface ScenarioContext {
   /** True in CI (`FAULTS_QUICK=1`, the default for `make faults`): keep the run short; false for a full run. */
   readonly quick: boolean;
-  /** The soak's length in minutes (`SOAK_MINUTES`, default 1 in quick runs, 30 otherwise). */
+  /** The soak's length in minutes (`SOAK_MINUTES`, default 2 in quick runs, 30 otherwise). */
   readonly soakMinutes: number;
   /** Progress lines, on standard error. */
   readonly log: (message: string) => void;

@@ -137,7 +137,7 @@ async function slowHeaders(webhook: WebhookProcess, count: number): Promise<Atta
 }
 
 /**
- * Complete headers announcing 10 kB, then one byte a second: cut by requestTimeout. Under the body budget's 64 KiB
+ * Complete headers announcing 10 kB, then one byte a second: cut by requestTimeout. Under the body budget's 256 KiB
  * (src/http/body-budget.ts): larger announced bodies are counted against that budget and, past it, refused at once.
  */
 async function slowBodies(webhook: WebhookProcess, count: number): Promise<AttackResult> {
