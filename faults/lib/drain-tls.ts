@@ -7,45 +7,15 @@ import { X509Certificate } from 'node:crypto';
 import { mkdirSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { generate } from 'selfsigned';
-
-export interface KeyPair {
-  readonly cert: string;
-  readonly key: string;
-}
+import { generateCa, issueServerCertificate, type KeyPair } from '../../src/http/tls.ts';
 
 /**
- * One CA and `count` server certificates it signs for 127.0.0.1 (each with its own key and serial), as cert-manager
- * renews a certificate: the caBundle the API server trusts stays the same, the served certificate changes.
+ * One CA and `count` server certificates it signs (each with its own key and serial), as cert-manager renews a
+ * certificate: the caBundle the API server trusts stays the same, the served certificate changes.
  */
 export async function certificateSeries(count: number): Promise<{ readonly ca: string; readonly pairs: readonly KeyPair[] }> {
-  const notAfterDate = new Date(Date.now() + 24 * 3600 * 1000);
-  const ca = await generate([{ name: 'commonName', value: 'entra-rbac-guard faults rotation CA' }], {
-    keyType: 'ec',
-    algorithm: 'sha256',
-    notAfterDate,
-    extensions: [
-      { name: 'basicConstraints', cA: true, critical: true },
-      { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-    ],
-  });
-  const pairs = await Promise.all(
-    Array.from({ length: count }, async () => {
-      const server = await generate([{ name: 'commonName', value: 'entra-rbac-guard' }], {
-        keyType: 'ec',
-        algorithm: 'sha256',
-        notAfterDate,
-        ca: { key: ca.private, cert: ca.cert },
-        extensions: [
-          { name: 'basicConstraints', cA: false },
-          { name: 'keyUsage', digitalSignature: true, critical: true },
-          { name: 'extKeyUsage', serverAuth: true },
-          { name: 'subjectAltName', altNames: [{ type: 7 as const, ip: '127.0.0.1' } as never] },
-        ],
-      });
-      return { cert: server.cert, key: server.private };
-    }),
-  );
+  const ca = await generateCa('entra-rbac-guard faults rotation CA');
+  const pairs = await Promise.all(Array.from({ length: count }, () => issueServerCertificate(ca)));
   return { ca: ca.cert, pairs };
 }
 

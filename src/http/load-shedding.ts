@@ -100,9 +100,11 @@ export function addLoadShedding(app: FastifyInstance, options: LoadSheddingOptio
   // A callback hook, not an async one: it runs for every review, and a promise per review costs more than the check.
   // Answering from it means calling reply.send() and not done().
   app.addHook('onRequest', (request, reply, done) => {
-    if (request.method !== 'POST' || request.routeOptions.url !== '/validate') return done();
     const lagMs = lag.lagMs;
     const shed = shouldShed(lagMs, options.maxLagMs);
+    // The usual case first: no overload, nothing to log. request.routeOptions builds an object on every read.
+    if (!shed && !shedding) return done();
+    if (request.method !== 'POST' || request.routeOptions.url !== '/validate') return done();
     if (shed !== shedding) {
       options.onChange?.(shed, lagMs, shedInEpisode);
       shedding = shed;

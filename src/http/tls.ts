@@ -14,24 +14,39 @@ export interface KeyPair {
  * the webhook's caBundle and a subjectAltName on the server certificate (a CN alone is rejected).
  */
 export async function generateSelfSigned(hostnames: readonly string[] = []): Promise<KeyPair & { readonly ca: string }> {
-  const days = 365;
-  const notAfterDate = new Date(Date.now() + days * 24 * 3600 * 1000);
-  const ca = await generate([{ name: 'commonName', value: 'entra-rbac-guard local CA' }], {
+  const ca = await generateCa('entra-rbac-guard local CA');
+  return { ...(await issueServerCertificate(ca, hostnames)), ca: ca.cert };
+}
+
+export interface CertificateAuthority {
+  readonly cert: string;
+  readonly key: string;
+}
+
+const VALID_MS = 365 * 24 * 3600 * 1000;
+
+export async function generateCa(commonName: string): Promise<CertificateAuthority> {
+  const ca = await generate([{ name: 'commonName', value: commonName }], {
     keyType: 'ec',
     algorithm: 'sha256',
-    notAfterDate,
+    notAfterDate: new Date(Date.now() + VALID_MS),
     extensions: [
       { name: 'basicConstraints', cA: true, critical: true },
       { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
     ],
   });
+  return { cert: ca.cert, key: ca.private };
+}
+
+/** A server certificate signed by `ca` for 127.0.0.1, ::1, localhost and `hostnames`; a new key each time. */
+export async function issueServerCertificate(ca: CertificateAuthority, hostnames: readonly string[] = []): Promise<KeyPair> {
   const dnsNames = ['localhost', ...hostnames.filter((name) => !isIp(name))];
   const ips = ['127.0.0.1', '::1', ...hostnames.filter(isIp)];
   const server = await generate([{ name: 'commonName', value: 'entra-rbac-guard' }], {
     keyType: 'ec',
     algorithm: 'sha256',
-    notAfterDate,
-    ca: { key: ca.private, cert: ca.cert },
+    notAfterDate: new Date(Date.now() + VALID_MS),
+    ca: { key: ca.key, cert: ca.cert },
     extensions: [
       { name: 'basicConstraints', cA: false },
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
@@ -44,7 +59,7 @@ export async function generateSelfSigned(hostnames: readonly string[] = []): Pro
       },
     ],
   });
-  return { key: server.private, cert: `${server.cert.trim()}\n`, ca: ca.cert };
+  return { key: server.private, cert: `${server.cert.trim()}\n` };
 }
 
 function isIp(name: string): boolean {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import * as assert from 'uvu/assert';
 import { startHarness, WEBHOOK_NAME, type Harness, type KubectlResult, type LogLine } from './harness.ts';
-import { e2eSuite, expectDeniedBy, expectOk, show } from './expect.ts';
+import { e2eSuite, eventually, expectDeniedBy, expectOk, show } from './expect.ts';
 
 const NAMESPACE = 'payments';
 const GROUP_ID = '5d2c7b1a-3e4f-4a5b-9c6d-7e8f9a0b1c2d';
@@ -49,15 +49,6 @@ async function exists(harness: Harness, kind: string, name: string, namespace?: 
   return result.code === 0;
 }
 
-async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.unreachable(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** The webhook logs a decision before it answers, but its stdout reaches us a moment later. */
 function decisionFor(harness: Harness, name: string): Promise<LogLine> {

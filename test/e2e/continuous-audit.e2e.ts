@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import type { FakeGroup } from '../fakes/graph-fake.ts';
 import { startFakes, type Fakes } from '../fakes/harness.ts';
 import { LOCAL_FIXTURES } from '../helpers.ts';
-import { e2eSuite, expectOk, show } from './expect.ts';
+import { e2eSuite, eventually, expectOk, show } from './expect.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 const NAMESPACE = 'team-a';
@@ -88,15 +88,6 @@ async function metric(harness: Harness, name: string, labels: Record<string, str
   return undefined;
 }
 
-async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.unreachable(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** Waits for `count` more completed rounds than there are now. */
 async function roundsLater(harness: Harness, count: number): Promise<void> {

@@ -67,3 +67,14 @@ export function e2eSuite<T extends SetupState>(name: string, hooks: E2eHooks<T>)
   tests.after((context) => hooks.teardown(context));
   return tests;
 }
+
+/** Polls `check` every 100 ms until it gives a value, failing the test after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = 5_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) assert.unreachable(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

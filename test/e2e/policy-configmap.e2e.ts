@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { recordedReview } from '../helpers.ts';
 import { startHarness, WEBHOOK_NAME, type Harness, type KubectlResult, type LogLine } from './harness.ts';
-import { e2eSuite, expectDeniedBy, expectOk, show } from './expect.ts';
+import { e2eSuite, eventually, expectDeniedBy, expectOk, show } from './expect.ts';
 
 const WEBHOOK_NAMESPACE = 'entra-rbac-guard';
 const SERVICE_ACCOUNT = 'entra-rbac-guard';
@@ -138,20 +138,6 @@ async function exists(harness: Harness, kind: string, name: string, namespace: s
 }
 
 /** Polls `check` every 100 ms until it returns something other than undefined; fails after `timeoutMs`. */
-async function eventually<T>(what: string, check: () => T | undefined | Promise<T | undefined>, timeoutMs = APPLY_WITHIN_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) assert.unreachable(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** Waits until /readyz reports `generation` in force; returns its body. */
 function readyWith(harness: Harness, generation: string, timeoutMs = APPLY_WITHIN_MS): Promise<Record<string, any>> {
