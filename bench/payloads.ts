@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const TEMPLATE_PATH = fileURLToPath(
-  new URL('../../shared/fixtures/admission-reviews/04-UPDATE-RoleBinding-payments-viewers.json', import.meta.url),
+  new URL('../test/fixtures/admission-reviews/04-UPDATE-RoleBinding-payments-viewers.json', import.meta.url),
 );
 
 /** A stable lower-case GUID for group number `index` (the same IDs every run, so caches behave alike). */

@@ -6,12 +6,12 @@ import type { DirectoryFacts, GroupFact } from '../src/policy/facts.ts';
 import type { Policy, RuleAction, RuleId } from '../src/policy/model.ts';
 import { DEFAULT_POLICY } from '../src/policy/parse.ts';
 
-/** AdmissionReviews recorded from a real kube-apiserver 1.20 (../shared/fixtures/admission-reviews). */
-export const SHARED_FIXTURES = fileURLToPath(new URL('../../shared/fixtures/admission-reviews/', import.meta.url));
+/** AdmissionReviews recorded from a real kube-apiserver 1.20 (test/fixtures/admission-reviews, see its README). */
+export const RECORDED_REVIEWS = fileURLToPath(new URL('./fixtures/admission-reviews/', import.meta.url));
 export const LOCAL_FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
 export function recordedReview(fileName: string): Record<string, any> {
-  return JSON.parse(readFileSync(`${SHARED_FIXTURES}${fileName}`, 'utf8'));
+  return JSON.parse(readFileSync(`${RECORDED_REVIEWS}${fileName}`, 'utf8'));
 }
 
 export const GROUP_ID = '5d2c7b1a-3e4f-4a5b-9c6d-7e8f9a0b1c2d';

@@ -1,7 +1,7 @@
 /**
  * AdmissionReviews for the fault scenarios, and the oracle every answer of the webhook must pass.
  *
- * - `recordedReviews()`: the bodies a real kube-apiserver 1.20 sent (../shared/fixtures/admission-reviews).
+ * - `recordedReviews()`: the bodies a real kube-apiserver 1.20 sent (test/fixtures/admission-reviews).
  * - `bootstrapReviews()`: the API server's own default RBAC objects (test/fixtures/bootstrap-*.yaml), each wrapped in a
  *   CREATE review as the API server would send it: 100+ more realistic shapes (roles with rules, aggregation).
  * - `wellBehavedReview()`: one ordinary review with a fresh uid (the "good traffic" measured under attack).
@@ -11,15 +11,15 @@
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { LOCAL_FIXTURES, SHARED_FIXTURES } from '../../test/helpers.ts';
+import { LOCAL_FIXTURES, RECORDED_REVIEWS } from '../../test/helpers.ts';
 
 type Json = Record<string, any>;
 
 export function recordedReviews(): Json[] {
-  return readdirSync(SHARED_FIXTURES)
+  return readdirSync(RECORDED_REVIEWS)
     .filter((file) => file.endsWith('.json'))
     .sort()
-    .map((file) => JSON.parse(readFileSync(`${SHARED_FIXTURES}${file}`, 'utf8')) as Json);
+    .map((file) => JSON.parse(readFileSync(`${RECORDED_REVIEWS}${file}`, 'utf8')) as Json);
 }
 
 const PLURALS: Readonly<Record<string, string>> = {

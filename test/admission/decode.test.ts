@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { InvalidInputError } from '../../src/admission/binding.ts';
 import { decodeAdmissionReview } from '../../src/admission/decode.ts';
 import { ADMISSION_V1, RBAC_GROUP, type AdmissionChange } from '../../src/admission/types.ts';
-import { GROUP_ID, SHARED_FIXTURES, recordedReview } from '../helpers.ts';
+import { GROUP_ID, RECORDED_REVIEWS, recordedReview } from '../helpers.ts';
 
 const ADMIN = { username: 'admin', uid: 'admin', groups: ['system:masters', 'system:authenticated'] };
 const VIEW = { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name: 'view' };
@@ -29,10 +29,10 @@ function decodeError(body: unknown): InvalidInputError {
 const Recorded = suite('decode :: recorded reviews');
 
 Recorded('decode :: fixture directory :: holds the nine recordings this suite covers', () => {
-  assert.is(readdirSync(SHARED_FIXTURES).filter((name) => name.endsWith('.json')).length, 9);
+  assert.is(readdirSync(RECORDED_REVIEWS).filter((name) => name.endsWith('.json')).length, 9);
 });
 
-for (const fileName of readdirSync(SHARED_FIXTURES).filter((name) => name.endsWith('.json'))) {
+for (const fileName of readdirSync(RECORDED_REVIEWS).filter((name) => name.endsWith('.json'))) {
   Recorded(`decode :: ${fileName} :: decodes, uid and identity echoed`, () => {
     const raw = recordedReview(fileName);
     const change = decodeAdmissionReview(raw);

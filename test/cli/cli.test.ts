@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { suite, type Test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateSelfSigned } from '../../src/http/tls.ts';
-import { GROUP_ID, SHARED_FIXTURES } from '../helpers.ts';
+import { GROUP_ID, RECORDED_REVIEWS } from '../helpers.ts';
 import { ROOT, runCli, startCli, stopAllCli, type Ran, type Started } from './spawn-cli.ts';
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -513,7 +513,7 @@ async function terminated(started: Started, withinMs: number): Promise<number | 
   return (result as { code: number | null }).code;
 }
 
-const CAROL_REVIEW = readFileSync(`${SHARED_FIXTURES}02-CREATE-RoleBinding-carol-admin.json`, 'utf8');
+const CAROL_REVIEW = readFileSync(`${RECORDED_REVIEWS}02-CREATE-RoleBinding-carol-admin.json`, 'utf8');
 
 Serve('serve :: --port 0, self-signed :: logs URL and CA path, denies fixture 02 over HTTPS, exits 0 on SIGTERM', async ({ caDirs }) => {
   const started = start(['serve', '--port', '0', '--log-level', 'info', '--drain-period', '0s']);

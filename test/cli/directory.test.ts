@@ -17,7 +17,7 @@ import * as assert from 'uvu/assert';
 import { parse as parseYaml } from 'yaml';
 import type { FakeGroup } from '../fakes/graph-fake.ts';
 import { CLIENT_SECRET, FEDERATED_TOKEN, startFakes, within, type Fakes } from '../fakes/harness.ts';
-import { SHARED_FIXTURES } from '../helpers.ts';
+import { RECORDED_REVIEWS } from '../helpers.ts';
 import { runCli, startCli, stopCli, type Ran, type Started } from './spawn-cli.ts';
 
 
@@ -309,7 +309,7 @@ function httpsCall(url: string, ca: string, method: 'GET' | 'POST', body?: strin
   });
 }
 
-const FIXTURE = JSON.parse(readFileSync(`${SHARED_FIXTURES}01-CREATE-RoleBinding-payments-viewers.json`, 'utf8')) as Json;
+const FIXTURE = JSON.parse(readFileSync(`${RECORDED_REVIEWS}01-CREATE-RoleBinding-payments-viewers.json`, 'utf8')) as Json;
 
 function reviewNaming(uid: string, groupId: string): string {
   const review = structuredClone(FIXTURE);

@@ -9,10 +9,10 @@ import { request as httpsRequest } from 'node:https';
 import { dirname } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SHARED_FIXTURES } from '../helpers.ts';
+import { RECORDED_REVIEWS } from '../helpers.ts';
 import { runCli, startCli, stopCli, type Started } from './spawn-cli.ts';
 
-const REVIEW = readFileSync(`${SHARED_FIXTURES}02-CREATE-RoleBinding-carol-admin.json`, 'utf8');
+const REVIEW = readFileSync(`${RECORDED_REVIEWS}02-CREATE-RoleBinding-carol-admin.json`, 'utf8');
 
 type LogLine = Record<string, unknown> & { readonly msg?: string };
 

@@ -25,7 +25,7 @@ import { loggerOptions } from '../../src/telemetry/logger.ts';
 import { createMetrics, type Metrics } from '../../src/telemetry/metrics.ts';
 import type { FakeGroup } from '../fakes/graph-fake.ts';
 import { CLIENT_SECRET, FEDERATED_TOKEN, captureOutput, startFakes, within, type Fakes } from '../fakes/harness.ts';
-import { SHARED_FIXTURES, policyWith, policyWithDirectory } from '../helpers.ts';
+import { RECORDED_REVIEWS, policyWith, policyWithDirectory } from '../helpers.ts';
 
 // --- groups the Graph fake knows ------------------------------------------------------------------------------
 
@@ -51,7 +51,7 @@ type Json = Record<string, any>;
 
 // --- AdmissionReviews ------------------------------------------------------------------------------------------
 
-const FIXTURE = JSON.parse(readFileSync(`${SHARED_FIXTURES}01-CREATE-RoleBinding-payments-viewers.json`, 'utf8')) as Json;
+const FIXTURE = JSON.parse(readFileSync(`${RECORDED_REVIEWS}01-CREATE-RoleBinding-payments-viewers.json`, 'utf8')) as Json;
 
 /** Recorded fixture 01 (a RoleBinding of ClusterRole view in payments) binding these groups, with a fresh uid. */
 function reviewNaming(groupIds: readonly string[]): Json {

@@ -11,7 +11,7 @@ import { generateSelfSigned } from '../../src/http/tls.ts';
 import { lookupDeadlineMs } from '../../src/http/validate-route.ts';
 import type { GroupFact } from '../../src/policy/facts.ts';
 import type { Policy } from '../../src/policy/model.ts';
-import { ADMIN_GROUP_ID, GROUP_ID, M365_GROUP, SECURITY_GROUP, SHARED_FIXTURES, policyWith, recordedReview } from '../helpers.ts';
+import { ADMIN_GROUP_ID, GROUP_ID, M365_GROUP, SECURITY_GROUP, RECORDED_REVIEWS, policyWith, recordedReview } from '../helpers.ts';
 
 /** One self-signed pair for every server of this file: inject() never uses it, but buildServer needs one. */
 const TLS = await generateSelfSigned();
@@ -39,7 +39,7 @@ async function withServer<T>(overrides: Partial<ServerDependencies>, fn: (app: W
 }
 
 function fixtureText(file: string): string {
-  return readFileSync(`${SHARED_FIXTURES}${file}`, 'utf8');
+  return readFileSync(`${RECORDED_REVIEWS}${file}`, 'utf8');
 }
 
 async function postReview(app: WebhookServer, body: string | Json, query = '') {
@@ -171,7 +171,7 @@ const EXPECTED: Readonly<Record<string, Expectation>> = {
 const Recorded = suite('validate: recorded AdmissionReviews');
 
 Recorded('validate :: recorded fixtures :: every one has an expectation here', () => {
-  const files = readdirSync(SHARED_FIXTURES).filter((file) => file.endsWith('.json')).sort();
+  const files = readdirSync(RECORDED_REVIEWS).filter((file) => file.endsWith('.json')).sort();
   assert.equal(files, Object.keys(EXPECTED).sort());
 });
 

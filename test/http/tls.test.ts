@@ -16,7 +16,7 @@ import * as assert from 'uvu/assert';
 import { buildServer, type ServerDependencies, type WebhookServer } from '../../src/http/server.ts';
 import { generateSelfSigned, loadKeyPair, watchKeyPair, type KeyPair } from '../../src/http/tls.ts';
 import type { Policy } from '../../src/policy/model.ts';
-import { SHARED_FIXTURES, policyWith, recordedReview } from '../helpers.ts';
+import { RECORDED_REVIEWS, policyWith, recordedReview } from '../helpers.ts';
 
 /** Two unrelated CAs, each with a server certificate for 127.0.0.1, ::1 and localhost. */
 const FIRST = await generateSelfSigned();
@@ -85,7 +85,7 @@ async function callError(port: number, options: CallOptions): Promise<(Error & {
 }
 
 function fixtureText(file: string): string {
-  return readFileSync(`${SHARED_FIXTURES}${file}`, 'utf8');
+  return readFileSync(`${RECORDED_REVIEWS}${file}`, 'utf8');
 }
 
 async function listen(deps: Omit<ServerDependencies, 'currentPolicy'> & { currentPolicy?: () => Policy }): Promise<{ app: WebhookServer; port: number }> {

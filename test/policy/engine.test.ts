@@ -14,7 +14,7 @@ import {
   DEVELOPER,
   GROUP_ID,
   SECURITY_GROUP,
-  SHARED_FIXTURES,
+  RECORDED_REVIEWS,
   clusterRoleBinding,
   createReview,
   directoryFacts,
@@ -571,7 +571,7 @@ function judgeRecorded(body: unknown, facts: DirectoryFacts = NO_DIRECTORY): Dec
   return evaluate(decodeAdmissionReview(body), policyWith(), facts);
 }
 
-const recordedFiles = readdirSync(SHARED_FIXTURES).filter((file) => file.endsWith('.json')).sort();
+const recordedFiles = readdirSync(RECORDED_REVIEWS).filter((file) => file.endsWith('.json')).sort();
 
 Recorded('recorded :: fixture directory :: every file has an expectation and vice versa', () => {
   assert.equal(recordedFiles, Object.keys(FIXTURES).sort());
