@@ -2,12 +2,16 @@ import type { FastifyInstance } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Counter } from 'prom-client';
 import { unjudgedStatus } from './errors.ts';
+import { timeoutOf, webhookTimeoutMs } from './review-deadline.ts';
 
 /**
  * A budget of large request bodies in flight (docs/reliability.md, "Slow and abusive clients"). Fastify buffers a
  * body whole and then parses it, so every body being read holds memory until it is answered: 16 concurrent 7 MiB
- * reviews took the webhook from 157 MB to 395 MB of RSS, past the chart's 256 Mi limit. The API server sends reviews
- * of a few kB; only a client that is not one sends large ones, and only those are counted here.
+ * reviews took the webhook from 157 MB to 395 MB of RSS, past the chart's 256 Mi limit. Most reviews are a few kB and
+ * are not counted; large ones are real too (an UPDATE of a RoleBinding near etcd's 1.5 MiB object limit carries it
+ * twice), and a burst of them must be answered, not refused: a body that does not fit waits, unread, in a FIFO queue
+ * for as long as its own deadline (`?timeout=`) still leaves time to read and judge it, and is refused 503 only
+ * when it does not.
  */
 
 const MiB = 1024 * 1024;
@@ -30,6 +34,15 @@ export const LARGE_BODY_BYTES = 256 * 1024;
  */
 export const MAX_LARGE_BODY_BYTES_IN_FLIGHT = 8 * MiB;
 
+/**
+ * The time to keep for reading and judging a large body once it leaves the queue: a fixed second plus 250 ms per MiB.
+ * Measured here with one CPU (the chart's limit): a 3.7 MiB UPDATE of a 19,000-subject RoleBinding took 250-550 ms
+ * from first byte to answer, so this leaves about 4x for a slower node or a directory lookup.
+ */
+export function answerTimeMs(bytes: number): number {
+  return 1000 + (250 * bytes) / MiB;
+}
+
 export interface BodyBudgetOptions {
   /** Bodies larger than this (bytes) are counted against the budget; smaller ones are not. */
   readonly largeBodyBytes: number;
@@ -51,9 +64,20 @@ export function bytesToReserve(headers: IncomingHttpHeaders, largeBodyBytes: num
   return bytes > largeBodyBytes && bytes <= bodyLimitBytes ? bytes : 0;
 }
 
-/** Bytes of large bodies being read now, and the limit they must stay under. */
+interface Waiter {
+  readonly bytes: number;
+  readonly admit: () => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * Bytes of large bodies being read now, the limit they must stay under, and the bodies waiting for room, first come
+ * first served. A body larger than the whole budget still goes when nothing else is being read, so no review waits
+ * forever.
+ */
 export class BodyBudget {
   private inFlight = 0;
+  private readonly queue: Waiter[] = [];
 
   constructor(readonly maxBytes: number) {}
 
@@ -61,15 +85,56 @@ export class BodyBudget {
     return this.inFlight;
   }
 
-  /** Takes `bytes` from the budget and returns true, or returns false when they do not fit. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  /** Takes `bytes` from the budget and returns true, or returns false when they do not fit or others wait first. */
   tryReserve(bytes: number): boolean {
-    if (this.inFlight + bytes > this.maxBytes) return false;
+    if (this.queue.length > 0 || !this.fits(bytes)) return false;
     this.inFlight += bytes;
     return true;
   }
 
+  /**
+   * Queues `bytes`: `admit` is called once they are taken from the budget, `giveUp` if `maxWaitMs` passes first.
+   * Returns a function that leaves the queue (the client went away); it does nothing once either was called.
+   */
+  wait(bytes: number, maxWaitMs: number, admit: () => void, giveUp: () => void): () => void {
+    const timer = setTimeout(() => {
+      this.leave(waiter);
+      giveUp();
+    }, maxWaitMs);
+    const waiter: Waiter = { bytes, admit, timer };
+    this.queue.push(waiter);
+    return () => this.leave(waiter);
+  }
+
   release(bytes: number): void {
     this.inFlight -= bytes;
+    this.admitWaiting();
+  }
+
+  private fits(bytes: number): boolean {
+    return this.inFlight === 0 || this.inFlight + bytes <= this.maxBytes;
+  }
+
+  private leave(waiter: Waiter): void {
+    const index = this.queue.indexOf(waiter);
+    if (index < 0) return;
+    clearTimeout(waiter.timer);
+    this.queue.splice(index, 1);
+    // The one that left may have been holding up smaller ones behind it.
+    if (index === 0) this.admitWaiting();
+  }
+
+  private admitWaiting(): void {
+    while (this.queue.length > 0 && this.fits(this.queue[0]!.bytes)) {
+      const waiter = this.queue.shift()!;
+      clearTimeout(waiter.timer);
+      this.inFlight += waiter.bytes;
+      waiter.admit();
+    }
   }
 }
 
@@ -78,12 +143,13 @@ function mebibytes(bytes: number): string {
   return String(Math.round((bytes / MiB) * 10) / 10);
 }
 
-/** The refusal's message: what happened, that retrying is safe, and that such a review is suspect. */
-export function overBudgetMessage(inFlightBytes: number, maxInFlightBytes: number): string {
+/** The refusal's message: what happened, that retrying is safe, and what to change if it persists. */
+export function overBudgetMessage(inFlightBytes: number, maxInFlightBytes: number, bytes: number, timeoutMs: number): string {
   return (
     `entra-rbac-guard is already reading ${mebibytes(inFlightBytes)} MiB of large request bodies ` +
-    `(limit ${mebibytes(maxInFlightBytes)} MiB) and did not read this one; retry later. ` +
-    'RBAC objects are a few kB: a review this large is unusual, check the client that sent it'
+    `(limit ${mebibytes(maxInFlightBytes)} MiB) and could not read this ${mebibytes(bytes)} MiB review in time to answer ` +
+    `within its ${timeoutMs / 1000} s timeout, so it did not read it; retry the request. ` +
+    'If this persists, add webhook replicas, or raise the webhook timeoutSeconds'
   );
 }
 
@@ -92,15 +158,16 @@ export function overBudgetMessage(inFlightBytes: number, maxInFlightBytes: numbe
  * server shows its message to the user. No Retry-After: the API server's client would sleep and retry inside the
  * webhook timeout.
  */
-export function overBudgetBody(inFlightBytes: number, maxInFlightBytes: number): Record<string, unknown> {
-  return unjudgedStatus(503, overBudgetMessage(inFlightBytes, maxInFlightBytes));
+export function overBudgetBody(inFlightBytes: number, maxInFlightBytes: number, bytes: number, timeoutMs: number): Record<string, unknown> {
+  return unjudgedStatus(503, overBudgetMessage(inFlightBytes, maxInFlightBytes, bytes, timeoutMs));
 }
 
 /**
- * Counts the large bodies of POST /validate in an onRequest hook, before they are read: one that does not fit is
- * answered 503 at once and its connection closed, so its body is never read (Node.js would otherwise read and discard
- * it to keep the connection). The bytes return to the budget when the response's 'close' fires: after the answer is
- * sent, or when the connection closes first (a client that gave up mid-upload).
+ * Counts the large bodies of POST /validate in an onRequest hook, before they are read. One that does not fit waits,
+ * unread, while its deadline leaves `answerTimeMs` to read and judge it; then it is answered 503 and its connection
+ * closed, so its body is never read (Node.js would otherwise read and discard it to keep the connection). The bytes
+ * return to the budget when the response's 'close' fires: after the answer is sent, or when the connection closes
+ * first (a client that gave up mid-upload); a client that goes away while waiting leaves the queue.
  */
 export function addBodyBudget(app: FastifyInstance, options: BodyBudgetOptions): BodyBudget {
   const budget = new BodyBudget(options.maxInFlightBytes);
@@ -111,12 +178,20 @@ export function addBodyBudget(app: FastifyInstance, options: BodyBudgetOptions):
   app.addHook('onRequest', (request, reply, done) => {
     const bytes = bytesToReserve(request.headers, options.largeBodyBytes, bodyLimitBytes);
     if (bytes === 0 || request.method !== 'POST' || request.routeOptions.url !== '/validate') return done();
-    if (budget.tryReserve(bytes)) {
+    const admitted = () => {
       reply.raw.once('close', () => budget.release(bytes));
-      return done();
-    }
-    options.rejected?.inc();
-    reply.code(503).header('connection', 'close').type('application/json').send(overBudgetBody(budget.inFlightBytes, budget.maxBytes));
+      done();
+    };
+    if (budget.tryReserve(bytes)) return admitted();
+    const timeoutMs = webhookTimeoutMs(timeoutOf(request.query));
+    const refuse = () => {
+      options.rejected?.inc();
+      reply.code(503).header('connection', 'close').type('application/json').send(overBudgetBody(budget.inFlightBytes, budget.maxBytes, bytes, timeoutMs));
+    };
+    const maxWaitMs = timeoutMs - answerTimeMs(bytes);
+    if (maxWaitMs <= 0) return refuse();
+    const leave = budget.wait(bytes, maxWaitMs, admitted, refuse);
+    reply.raw.once('close', leave);
   });
   return budget;
 }

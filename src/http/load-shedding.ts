@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { Counter } from 'prom-client';
+import { bytesToReserve } from './body-budget.ts';
 import { unjudgedStatus } from './errors.ts';
+import { MIN_TIMEOUT_MS, timeoutOf, webhookTimeoutMs } from './review-deadline.ts';
 
 /**
  * Load shedding: past saturation, /validate answers at once with an explicit refusal instead of queueing reviews
@@ -10,6 +12,12 @@ import { unjudgedStatus } from './errors.ts';
  * another, and every review waits behind the turn, so the lag is roughly the time a review waits before anyone
  * looks at it. Reviews that wait on Microsoft Graph do not lag the loop (their wait is bounded by the lookup
  * deadline instead), so a slow directory never causes shedding.
+ *
+ * Shedding minds each review's deadline (`?timeout=`). A review seen at lag L has waited about L already and needs at
+ * least two more turns (its body, its judgement): with a short timeout it is shed from L = timeout / 3 even below
+ * --shed-lag. Large bodies (those the body budget counts) are never shed for lag: the budget already admits them one
+ * budget's worth at a time, and queues the rest for as long as their deadline allows, so shedding them would refuse
+ * reviews that could still be answered (12 concurrent UPDATEs of a 1.85 MiB RoleBinding were, before).
  */
 
 /** How often the lag is sampled. A saturated loop fires the sampler once per (long) turn. */
@@ -25,9 +33,14 @@ export function nextLag(rememberedMs: number, sampleMs: number): number {
   return Math.max(sampleMs, rememberedMs * DECAY);
 }
 
-/** Whether to shed: lag at or above the threshold; a threshold of 0 turns shedding off. */
-export function shouldShed(lagMs: number, maxLagMs: number): boolean {
-  return maxLagMs > 0 && lagMs >= maxLagMs;
+/** The lag from which a review with this timeout is shed: --shed-lag, or a third of the timeout if that is less. */
+export function shedLagFor(maxLagMs: number, timeoutMs: number): number {
+  return Math.min(maxLagMs, timeoutMs / 3);
+}
+
+/** Whether to shed: lag at or above the threshold for this timeout; a threshold of 0 turns shedding off. */
+export function shouldShed(lagMs: number, maxLagMs: number, timeoutMs = Infinity): boolean {
+  return maxLagMs > 0 && lagMs >= shedLagFor(maxLagMs, timeoutMs);
 }
 
 /** The shed answer's message: what happened, why it is safe to retry, and what an operator can change. */
@@ -77,6 +90,8 @@ export class LagMonitor {
 export interface LoadSheddingOptions {
   /** Event-loop lag (ms) from which POST /validate is shed; 0 turns shedding off. */
   readonly maxLagMs: number;
+  /** Bodies above this many bytes are the body budget's and never shed (src/http/body-budget.ts); all are shed when omitted. */
+  readonly largeBodyBytes?: number | undefined;
   /** Counts shed reviews (`entra_rbac_guard_admission_shed_total`); none when omitted. */
   readonly shed?: Counter<'reason'> | undefined;
   /** The lag source; a sampler of this process's event loop when omitted (tests hand in a fixed one). */
@@ -99,12 +114,15 @@ export function addLoadShedding(app: FastifyInstance, options: LoadSheddingOptio
   let shedInEpisode = 0;
   // A callback hook, not an async one: it runs for every review, and a promise per review costs more than the check.
   // Answering from it means calling reply.send() and not done().
+  const bodyLimitBytes = app.initialConfig.bodyLimit ?? Infinity;
   app.addHook('onRequest', (request, reply, done) => {
     const lagMs = lag.lagMs;
-    const shed = shouldShed(lagMs, options.maxLagMs);
     // The usual case first: no overload, nothing to log. request.routeOptions builds an object on every read.
-    if (!shed && !shedding) return done();
+    if (lagMs < shedLagFor(options.maxLagMs, MIN_TIMEOUT_MS) && !shedding) return done();
     if (request.method !== 'POST' || request.routeOptions.url !== '/validate') return done();
+    if (options.largeBodyBytes !== undefined && bytesToReserve(request.headers, options.largeBodyBytes, bodyLimitBytes) > 0) return done();
+    const timeoutMs = webhookTimeoutMs(timeoutOf(request.query));
+    const shed = shouldShed(lagMs, options.maxLagMs, timeoutMs);
     if (shed !== shedding) {
       options.onChange?.(shed, lagMs, shedInEpisode);
       shedding = shed;
@@ -113,7 +131,7 @@ export function addLoadShedding(app: FastifyInstance, options: LoadSheddingOptio
     if (!shed) return done();
     shedInEpisode += 1;
     options.shed?.inc({ reason: 'event_loop_lag' });
-    reply.code(429).type('application/json').send(shedBody(lagMs, options.maxLagMs));
+    reply.code(429).type('application/json').send(shedBody(lagMs, shedLagFor(options.maxLagMs, timeoutMs)));
   });
   app.addHook('onClose', async () => own?.stop());
 }

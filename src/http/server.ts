@@ -88,9 +88,10 @@ export function buildServer(deps: ServerDependencies): WebhookServer {
   });
   void app.register(validateRoute, { currentPolicy: deps.currentPolicy, directory: deps.directory, roles: deps.roles, metrics: deps.metrics });
   if (deps.metrics) void app.register(metricsRoute, { registry: deps.metrics.registry });
-  if (deps.loadShedding) addLoadShedding(app, { ...deps.loadShedding, shed: deps.metrics?.shed });
+  const largeBodyBytes = deps.bodyBudget?.largeBodyBytes ?? LARGE_BODY_BYTES;
+  if (deps.loadShedding) addLoadShedding(app, { largeBodyBytes, ...deps.loadShedding, shed: deps.metrics?.shed });
   addBodyBudget(app, {
-    largeBodyBytes: deps.bodyBudget?.largeBodyBytes ?? LARGE_BODY_BYTES,
+    largeBodyBytes,
     maxInFlightBytes: deps.bodyBudget?.maxInFlightBytes ?? MAX_LARGE_BODY_BYTES_IN_FLIGHT,
     rejected: deps.metrics?.bodyBudgetRejected,
   });

@@ -11,6 +11,7 @@ import type { Policy } from '../policy/model.ts';
 import { factsNeeded } from '../policy/needs.ts';
 import { observeDecision, type Metrics } from '../telemetry/metrics.ts';
 import { InvalidReviewError } from './errors.ts';
+import { webhookTimeoutMs } from './review-deadline.ts';
 
 export interface ValidateRouteOptions {
   readonly currentPolicy: () => Policy;
@@ -19,11 +20,6 @@ export interface ValidateRouteOptions {
   readonly roles?: RoleSource | undefined;
   readonly metrics?: Metrics | undefined;
 }
-
-/** The API server's default webhook timeout when it does not send ?timeout=. */
-const DEFAULT_TIMEOUT_MS = 10_000;
-/** The API server's largest webhook timeout (timeoutSeconds is 1 to 30): a larger ?timeout= is not from it. */
-const MAX_TIMEOUT_MS = 30_000;
 
 export async function validateRoute(app: FastifyInstance, { currentPolicy, directory, roles, metrics }: ValidateRouteOptions): Promise<void> {
   // The decision line holds IDs, names and rule IDs, never a credential. The logger's wildcard redaction ('*.token')
@@ -54,10 +50,8 @@ export async function validateRoute(app: FastifyInstance, { currentPolicy, direc
 
 /** Directory lookups must end well before the API server gives up on the webhook (`?timeout=10s`). */
 export function lookupDeadlineMs(timeout: string | undefined): number {
-  const match = /^(\d+)s$/.exec(timeout ?? '');
-  // Capped: ?timeout=10000000s would otherwise ask AbortSignal.timeout for more than it takes (2^32 - 1 ms) and throw.
-  const webhookTimeoutMs = match ? Math.min(Number(match[1]) * 1000, MAX_TIMEOUT_MS) : DEFAULT_TIMEOUT_MS;
-  return Math.max(200, Math.min(webhookTimeoutMs * 0.6, webhookTimeoutMs - 1000));
+  const timeoutMs = webhookTimeoutMs(timeout);
+  return Math.max(200, Math.min(timeoutMs * 0.6, timeoutMs - 1000));
 }
 
 function decisionLogLine(reqId: string, change: AdmissionChange, decision: Decision, elapsedMs: number): Record<string, unknown> {

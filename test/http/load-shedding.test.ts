@@ -5,7 +5,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Registry } from 'prom-client';
-import { LagMonitor, nextLag, shedBody, shedMessage, shouldShed } from '../../src/http/load-shedding.ts';
+import { LARGE_BODY_BYTES } from '../../src/http/body-budget.ts';
+import { LagMonitor, nextLag, shedBody, shedLagFor, shedMessage, shouldShed } from '../../src/http/load-shedding.ts';
 import { buildServer, type WebhookServer } from '../../src/http/server.ts';
 import { generateSelfSigned } from '../../src/http/tls.ts';
 import { createMetrics, type Metrics } from '../../src/telemetry/metrics.ts';
@@ -30,6 +31,23 @@ for (const [name, lagMs, maxLagMs, expected] of SHED_CASES) {
     assert.is(shouldShed(lagMs, maxLagMs), expected);
   });
 }
+
+const DEADLINE_CASES: ReadonlyArray<readonly [string, number, number, boolean]> = [
+  ['10 s timeout, lag at --shed-lag', 1000, 10_000, true],
+  ['3 s timeout, lag 999 ms (a third of it is 1 s)', 999, 3_000, false],
+  ['2 s timeout, lag 700 ms: already a third of its deadline waited', 700, 2_000, true],
+  ['1 s timeout, lag 334 ms', 334, 1_000, true],
+  ['1 s timeout, lag 300 ms', 300, 1_000, false],
+];
+for (const [name, lagMs, timeoutMs, expected] of DEADLINE_CASES) {
+  Decision(`shouldShed with the review's timeout :: ${name} :: ${expected ? 'sheds' : 'judges'}`, () => {
+    assert.is(shouldShed(lagMs, 1000, timeoutMs), expected);
+  });
+}
+
+Decision('shedLagFor :: --shed-lag, or a third of the timeout when that is less', () => {
+  assert.equal([shedLagFor(1000, 10_000), shedLagFor(1000, 1500), shedLagFor(5000, 30_000)], [1000, 500, 5000]);
+});
 
 Decision('nextLag :: a long turn :: the lag rises to it at once', () => {
   assert.is(nextLag(3, 1500), 1500);
@@ -111,6 +129,24 @@ Hook('lag at the limit :: /validate answers 429 with the Status, counted in entr
   assert.is(await shedCount(metrics), 1);
   const exposition = await app.inject({ method: 'GET', url: '/metrics' });
   assert.match(exposition.body, /^entra_rbac_guard_admission_shed_total\{reason="event_loop_lag"\} 1$/m);
+});
+
+Hook('lag 500 ms, a review with ?timeout=1s :: shed with the limit its deadline sets (333 ms); the same with 10 s is judged', async ({ app, lag }) => {
+  lag.lagMs = 500;
+  const short = await app.inject({ method: 'POST', url: '/validate?timeout=1s', headers: { 'content-type': 'application/json' }, payload: REVIEW });
+  assert.is(short.statusCode, 429, short.body);
+  assert.equal(JSON.parse(short.body), shedBody(500, 1000 / 3));
+  assert.is((await postReview(app)).statusCode, 200);
+});
+
+Hook('overloaded :: a large body is never shed for lag: the body budget queues it by its deadline, and it is judged', async ({ app, lag, metrics }) => {
+  lag.lagMs = 5000;
+  const review = recordedReview('01-CREATE-RoleBinding-payments-viewers.json');
+  review['request']['object']['metadata']['annotations'] = { 'example.com/padding': 'x'.repeat(LARGE_BODY_BYTES) };
+  const res = await postReview(app, JSON.stringify(review));
+  assert.is(res.statusCode, 200, res.body);
+  assert.is(await shedCount(metrics), 0);
+  assert.is((await postReview(app)).statusCode, 429, 'a small review at the same lag is still shed');
 });
 
 Hook('overloaded :: the body is not even parsed: invalid JSON is shed, not answered 400', async ({ app, lag }) => {
