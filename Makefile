@@ -80,3 +80,10 @@ faults: build ## Fault suite: what was tried and survived, as a table (FAULTS=re
 	@kube_apiserver=$${KUBE_APISERVER:-$$(scripts/build-kube-apiserver.sh)} || { echo 'make faults: kube-apiserver could not be built (see make e2e)' >&2; exit 1; }; \
 	  $(NPM) exec -- node --import tsx test/fakes/make-ca.ts && \
 	  KUBE_APISERVER=$$kube_apiserver NODE_EXTRA_CA_CERTS=test/fakes/.ca/ca.crt $(NPM) exec -- node --import tsx faults/run.ts
+
+# A real single-node cluster in a network namespace of its own (kubelet, containerd, runc, bridge CNI), the image built
+# from the Dockerfile with buildah, the chart installed with helm; tests in test/cluster/*.cluster.ts. Root; binaries
+# and base images cached in /var/cache/entra-rbac-guard (README, "Cluster end-to-end tests").
+.PHONY: cluster-e2e
+cluster-e2e: build ## Cluster end-to-end tests: image, helm install, kubelet, admissions through the Service (root)
+	@scripts/cluster-e2e.sh

@@ -20,8 +20,13 @@ export function expectOk<T extends CommandResult>(result: T, what: string): T {
 
 /** Denied by our webhook (not by RBAC, not by a failed call), with the rule's tag and every given text in the message. */
 export function expectDeniedBy(result: CommandResult, rule: string, ...texts: string[]): void {
+  expectDeniedByWebhook(WEBHOOK_NAME, result, rule, ...texts);
+}
+
+/** Denied by the webhook named `webhookName` in its configuration, as expectDeniedBy. */
+export function expectDeniedByWebhook(webhookName: string, result: CommandResult, rule: string, ...texts: string[]): void {
   assert.is.not(result.code, 0, `should be denied:\n${show(result)}`);
-  assert.ok(result.stderr.includes(`admission webhook "${WEBHOOK_NAME}" denied the request`), `not denied by our webhook:\n${show(result)}`);
+  assert.ok(result.stderr.includes(`admission webhook "${webhookName}" denied the request`), `not denied by our webhook:\n${show(result)}`);
   assert.ok(result.stderr.includes(`[${rule}]`), `no [${rule}] in the denial:\n${show(result)}`);
   for (const text of texts) assert.ok(result.stderr.includes(text), `"${text}" missing from the denial:\n${show(result)}`);
 }

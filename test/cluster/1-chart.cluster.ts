@@ -1,0 +1,177 @@
+/**
+ * The chart as a user installs it, on a real node (issue 14, points 1, 2, 5 and 6): pods Ready through the chart's own
+ * probes as user 65532 with a read-only root and no capability, `helm test`, denials through the Service, audit mode,
+ * policy edits in every replica, the continuous audit's gauges through the Service, and losing every pod.
+ */
+import { request } from 'node:https';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { show } from '../e2e/expect.ts';
+import {
+  FULLNAME,
+  GROUP_ID,
+  NAMESPACE,
+  TEAM_NAMESPACE,
+  WEBHOOK_NAME,
+  eventually,
+  expectDeniedBy,
+  expectOk,
+  helm,
+  installChart,
+  kubectl,
+  rolledOut,
+  webhookPods,
+  RELEASE,
+} from './cluster.ts';
+
+const Chart = suite('cluster: the chart installed with helm, admissions through the Service');
+
+Chart.before(async () => {
+  await kubectl(['create', 'namespace', TEAM_NAMESPACE]);
+});
+
+function createRoleBinding(name: string, ...args: string[]) {
+  return kubectl(['create', 'rolebinding', name, `--namespace=${TEAM_NAMESPACE}`, '--clusterrole=edit', ...args]);
+}
+
+async function deleteRoleBinding(name: string): Promise<void> {
+  await kubectl(['delete', 'rolebinding', name, `--namespace=${TEAM_NAMESPACE}`, '--ignore-not-found']);
+}
+
+/** GET over HTTPS straight to one pod (its IP exists only inside the cluster's network namespace). */
+function podGet(ip: string, path: string, ca: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: ip, port: 8443, path, ca, servername: `${FULLNAME}.${NAMESPACE}.svc`, timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET https://${ip}:8443${path} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function servingCa(): Promise<string> {
+  const secret = expectOk(await kubectl(['get', 'secret', `${FULLNAME}-tls`, '-n', NAMESPACE, '-o', 'jsonpath={.data.ca\\.crt}']), 'read the CA');
+  return Buffer.from(secret.stdout, 'base64').toString('utf8');
+}
+
+/** Runs node inside a webhook pod (the image has no shell) and returns what the script printed as JSON. */
+async function inPod(pod: string, script: string): Promise<Record<string, any>> {
+  const result = expectOk(await kubectl(['exec', pod, '-n', NAMESPACE, '--', '/nodejs/bin/node', '-e', script]), `exec node in ${pod}`);
+  return JSON.parse(result.stdout) as Record<string, any>;
+}
+
+Chart('install with defaults :: both pods Ready through the chart probes, as user 65532, read-only root, no capability, no shell', async () => {
+  await installChart();
+  await rolledOut();
+  const pods = await webhookPods();
+  assert.is(pods.length, 2, `two replicas: ${JSON.stringify(pods)}`);
+  assert.ok(pods.every((pod) => pod.ready && pod.restarts === 0), JSON.stringify(pods));
+  const seen = await inPod(
+    pods[0]!.name,
+    `const fs = require('node:fs');
+     const status = fs.readFileSync('/proc/1/status', 'utf8');
+     const field = (name) => status.match(new RegExp('^' + name + ':\\\\s*(.*)$', 'm'))[1].trim();
+     let write; try { fs.writeFileSync('/app/written', 'x'); write = 'written'; } catch (error) { write = error.code; }
+     console.log(JSON.stringify({ cmdline: fs.readFileSync('/proc/1/cmdline', 'utf8').split('\\0').slice(0, 3), uid: field('Uid'), gid: field('Gid'),
+       capEff: field('CapEff'), capPrm: field('CapPrm'), noNewPrivs: field('NoNewPrivs'), write, shell: fs.existsSync('/bin/sh') }));`,
+  );
+  assert.equal(seen['cmdline'], ['/nodejs/bin/node', '/app/dist/bin.js', 'serve'], 'PID 1 is the webhook');
+  assert.is(seen['uid'], '65532\t65532\t65532\t65532');
+  assert.is(seen['gid'], '65532\t65532\t65532\t65532');
+  assert.equal([seen['capEff'], seen['capPrm']], ['0000000000000000', '0000000000000000'], 'no capability');
+  assert.is(seen['noNewPrivs'], '1', 'allowPrivilegeEscalation: false');
+  assert.is(seen['write'], 'EROFS', 'the root filesystem is read-only');
+  assert.is(seen['shell'], false, 'no shell in the image');
+});
+
+Chart('helm test :: the test pod sends a binding the policy refuses and passes', async () => {
+  const tested = expectOk(await helm(['test', RELEASE, '--namespace', NAMESPACE, '--timeout', '3m']), 'helm test');
+  assert.match(tested.stdout, /Phase:\s+Succeeded/);
+});
+
+Chart('kubectl create rolebinding --user :: denied through the Service with our message; --dry-run=server too', async () => {
+  const denied = await createRoleBinding('carol-edit', '--user=carol@fabrikam.com');
+  expectDeniedBy(denied, 'user-subject', `RoleBinding ${TEAM_NAMESPACE}/carol-edit binds User "carol@fabrikam.com" directly`);
+  expectDeniedBy(await createRoleBinding('carol-edit', '--user=carol@fabrikam.com', '--dry-run=server'), 'user-subject');
+  expectDeniedBy(await createRoleBinding('everyone', '--group=system:authenticated'), 'broad-group');
+});
+
+Chart('a compliant binding to an Entra group :: allowed', async () => {
+  try {
+    const created = expectOk(await createRoleBinding('payments-devs', `--group=${GROUP_ID}`), 'a compliant binding');
+    assert.match(created.stdout, /rolebinding\.rbac\.authorization\.k8s\.io\/payments-devs created/);
+  } finally {
+    await deleteRoleBinding('payments-devs');
+  }
+});
+
+Chart('helm upgrade --set dryRun=true :: the ConfigMap edit reaches every replica within seconds, no restart; the denial becomes a kubectl warning', async () => {
+  const ca = await servingCa();
+  const before = await webhookPods();
+  const started = Date.now();
+  await installChart('--set', 'dryRun=true');
+  const modes = await eventually('every replica to report mode audit on /readyz', async () => {
+    const seen = await Promise.all(before.map(async (pod) => JSON.parse((await podGet(pod.ip, '/readyz', ca)).body)['mode'] as string));
+    return seen.every((mode) => mode === 'audit') ? seen : undefined;
+  }, 30_000);
+  process.stderr.write(`  (ConfigMap edit in force in ${modes.length} replicas ${((Date.now() - started) / 1000).toFixed(1)} s after helm upgrade began)\n`);
+  const after = await webhookPods();
+  assert.equal(after.map((pod) => [pod.name, pod.restarts]), before.map((pod) => [pod.name, 0]), 'the same pods, not restarted');
+  try {
+    const warned = expectOk(await createRoleBinding('carol-edit', '--user=carol@fabrikam.com'), 'a user binding in audit mode');
+    assert.match(warned.stderr, /Warning: Not denied because the policy is in audit mode: RoleBinding payments\/carol-edit binds User "carol@fabrikam\.com" directly \[user-subject\]/);
+  } finally {
+    await deleteRoleBinding('carol-edit');
+  }
+  await installChart();
+  expectDeniedBy(await eventually('enforcement to come back', async () => {
+    const result = await createRoleBinding('carol-edit', '--user=carol@fabrikam.com', '--dry-run=server');
+    return result.code !== 0 ? result : undefined;
+  }, 30_000), 'user-subject');
+});
+
+Chart('continuous audit on (audit.interval=5s) :: a violating binding that already exists shows in the gauges, read through the Service', async () => {
+  await installChart('--set', 'dryRun=true');
+  await eventually('audit mode to let a user binding in', async () => ((await createRoleBinding('legacy-carol', '--user=carol@fabrikam.com')).code === 0 ? true : undefined), 30_000);
+  try {
+    await installChart('--set', 'audit.interval=5s');
+    await rolledOut();
+    const metrics = await eventually('the audit gauge of user-subject on /metrics through the Service', async () => {
+      const got = await kubectl(['get', '--raw', `/api/v1/namespaces/${NAMESPACE}/services/https:${FULLNAME}:443/proxy/metrics`]);
+      return got.code === 0 && /^entra_rbac_guard_audit_violations\{[^}]*rule="user-subject"[^}]*namespace="payments"[^}]*\} [1-9]/m.test(got.stdout) ? got.stdout : undefined;
+    }, 60_000);
+    assert.match(metrics, /^entra_rbac_guard_audit_violations\{/m);
+  } finally {
+    await deleteRoleBinding('legacy-carol');
+    await installChart();
+    await rolledOut();
+  }
+});
+
+Chart('every pod gone (scaled to 0) :: RBAC creates fail, deletes work; the README recovery restores creates; helm upgrade restores the webhook', async () => {
+  expectOk(await createRoleBinding('to-delete', `--group=${GROUP_ID}`), 'a binding to delete later');
+  expectOk(await kubectl(['scale', `deployment/${FULLNAME}`, '-n', NAMESPACE, '--replicas=0']), 'scale to 0');
+  await eventually('every webhook pod to be gone', async () => ((await webhookPods()).length === 0 ? true : undefined), 90_000);
+  const refused = await eventually('the API server to find no endpoint', async () => {
+    const result = await createRoleBinding('while-down', `--group=${GROUP_ID}`);
+    return result.code !== 0 ? result : undefined;
+  });
+  assert.ok(refused.stderr.includes(`failed calling webhook "${WEBHOOK_NAME}"`), show(refused));
+  expectOk(await kubectl(['delete', 'rolebinding', 'to-delete', `--namespace=${TEAM_NAMESPACE}`]), 'DELETE of a binding with the webhook down');
+  // The README's recovery, as written there.
+  expectOk(await kubectl(['delete', 'validatingwebhookconfiguration', FULLNAME]), 'kubectl delete validatingwebhookconfiguration');
+  const restored = await eventually('RBAC creates to work again', async () => {
+    const result = await createRoleBinding('while-down', `--group=${GROUP_ID}`);
+    return result.code === 0 ? result : undefined;
+  }, 10_000);
+  assert.match(restored.stdout, /created/);
+  await deleteRoleBinding('while-down');
+  await installChart();
+  await rolledOut();
+  expectDeniedBy(await createRoleBinding('carol-edit', '--user=carol@fabrikam.com'), 'user-subject');
+});
+
+Chart.run();

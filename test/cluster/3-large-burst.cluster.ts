@@ -1,0 +1,117 @@
+/**
+ * Issue 14, point 4: bursts of the largest reviews are answered, within memory. Twelve RoleBindings near the largest
+ * object this etcd stores (about 1.85 MiB, 19,000 group subjects) are updated all at once, twice; each UPDATE's review
+ * carries the object and the old object (about 3.7 MiB). With the chart's default resources every update must
+ * succeed and no pod may be OOM-killed. Memory figures, read from the node's cgroup v1 files: each webhook container's
+ * cgroup peak (memory.max_usage_in_bytes, page cache included: the node binary and libraries count there) and its
+ * resident memory (memory.stat rss + mapped_file) sampled every 50 ms during the bursts.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { TEAM_NAMESPACE, failureMessage, groupBinding, installChart, kubectl, rbacApi, recordFigures, rolledOut, webhookPods } from './cluster.ts';
+
+const Burst = suite('cluster: bursts of the largest reviews');
+
+const BINDINGS = 12;
+const SUBJECTS = 19_000;
+const ROUNDS = 2;
+const LABEL = 'entra-rbac-guard.test/large';
+
+const groupOf = (binding: number) => (index: number) => `${binding.toString(16).padStart(8, '0')}-0000-4000-8000-${index.toString(16).padStart(12, '0')}`;
+
+/** The memory cgroup directory of every webhook container on this node, found through its processes. */
+function webhookMemoryCgroups(): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    let cmdline: string;
+    let cgroups: string;
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmdline.includes('/app/dist/bin.js\0serve')) continue;
+      cgroups = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+    } catch {
+      continue;
+    }
+    const memory = cgroups.split('\n').find((line) => /^\d+:memory:/.test(line))?.split(':')[2];
+    if (memory) found.push(`/sys/fs/cgroup/memory${memory}`);
+  }
+  return found;
+}
+
+/** The container's resident memory now (memory.stat rss + mapped_file: without the page cache, which is reclaimable). */
+function residentBytes(cgroup: string): number {
+  const stat = Object.fromEntries(readFileSync(`${cgroup}/memory.stat`, 'utf8').trim().split('\n').map((line) => line.split(' ') as [string, string]));
+  return Number(stat['rss']) + Number(stat['mapped_file']);
+}
+
+/** Samples every webhook container's resident memory every 50 ms; `stop()` gives the largest seen. */
+function sampleResident(cgroups: readonly string[]): { stop: () => number } {
+  let peak = 0;
+  const sample = () => {
+    for (const cgroup of cgroups) peak = Math.max(peak, residentBytes(cgroup));
+  };
+  sample();
+  const timer = setInterval(sample, 50);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return peak;
+    },
+  };
+}
+
+Burst.before(async () => {
+  await installChart();
+  await rolledOut();
+});
+
+Burst.after(async () => {
+  await kubectl(['delete', 'rolebindings', '-n', TEAM_NAMESPACE, '-l', LABEL, '--wait=false']);
+});
+
+Burst(`${BINDINGS} concurrent UPDATEs of ${SUBJECTS}-subject RoleBindings, ${ROUNDS} rounds, default resources :: all succeed, no OOM kill`, async () => {
+  const api = rbacApi();
+  const names = Array.from({ length: BINDINGS }, (_, index) => `large-${index}`);
+  for (const [index, name] of names.entries()) {
+    const body = groupBinding(name, SUBJECTS, groupOf(index));
+    body.metadata!.labels = { [LABEL]: 'true' };
+    if (index === 0) process.stderr.write(`  (each binding is ${(Buffer.byteLength(JSON.stringify(body)) / 1024 / 1024).toFixed(2)} MiB as JSON)\n`);
+    await api.createNamespacedRoleBinding({ namespace: TEAM_NAMESPACE, body });
+  }
+  const cgroups = webhookMemoryCgroups();
+  const resident = sampleResident(cgroups);
+  const failures: string[] = [];
+  let updates = 0;
+  for (let round = 1; round <= ROUNDS; round += 1) {
+    const current = await Promise.all(names.map((name) => api.readNamespacedRoleBinding({ name, namespace: TEAM_NAMESPACE })));
+    const started = Date.now();
+    await Promise.all(
+      current.map(async (binding) => {
+        updates += 1;
+        binding.metadata!.annotations = { ...binding.metadata!.annotations, 'entra-rbac-guard.test/round': String(round) };
+        try {
+          await api.replaceNamespacedRoleBinding({ name: binding.metadata!.name!, namespace: TEAM_NAMESPACE, body: binding });
+        } catch (error) {
+          failures.push(`round ${round}, ${binding.metadata!.name}: ${failureMessage(error)}`);
+        }
+      }),
+    );
+    process.stderr.write(`  (round ${round}: ${BINDINGS} updates in ${((Date.now() - started) / 1000).toFixed(1)} s)\n`);
+  }
+  const pods = await webhookPods();
+  const oomKills = pods.filter((pod) => pod.lastTermination === 'OOMKilled').length;
+  const restarts = pods.reduce((sum, pod) => sum + pod.restarts, 0);
+  const residentPeak = resident.stop();
+  const peaks = cgroups.map((cgroup) => Number(readFileSync(`${cgroup}/memory.max_usage_in_bytes`, 'utf8')));
+  const mib = (bytes: number) => Math.round(bytes / 1024 / 1024);
+  recordFigures({ burstUpdates: updates, burstFailed: failures.length, oomKills, memoryPeakMiB: mib(Math.max(0, ...peaks)), residentPeakMiB: mib(residentPeak) });
+  assert.equal(failures, [], `${failures.length} of ${updates} updates failed`);
+  assert.is(oomKills, 0, JSON.stringify(pods));
+  assert.is(restarts, 0, `container restarts: ${JSON.stringify(pods)}`);
+  assert.is(cgroups.length, pods.length, `found the memory cgroups of ${cgroups.length} of ${pods.length} webhook containers`);
+  assert.ok(peaks.every((peak) => peak < 256 * 1024 * 1024), `memory peaks ${peaks.map((peak) => Math.round(peak / 1048576))} MiB, limit 256 MiB`);
+});
+
+Burst.run();
