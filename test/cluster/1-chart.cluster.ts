@@ -6,6 +6,7 @@
 import { request } from 'node:https';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { generateCa, issueServerCertificate } from '../../src/http/tls.ts';
 import { show } from '../e2e/expect.ts';
 import {
   FULLNAME,
@@ -149,6 +150,28 @@ Chart('continuous audit on (audit.interval=5s) :: a violating binding that alrea
     await installChart();
     await rolledOut();
   }
+});
+
+Chart('tls.mode=secret :: the user\'s own Secret and CA :: every pod serves that certificate, denials come through the Service; then back to tls.mode=helm', async () => {
+  const ca = await generateCa('cluster-e2e user CA');
+  const pair = await issueServerCertificate(ca, [FULLNAME, `${FULLNAME}.${NAMESPACE}`, `${FULLNAME}.${NAMESPACE}.svc`]);
+  const secret = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/tls', metadata: { name: 'my-webhook-tls', namespace: NAMESPACE }, stringData: { 'tls.crt': pair.cert, 'tls.key': pair.key } };
+  expectOk(await kubectl(['apply', '-f', '-'], { stdin: JSON.stringify(secret) }), 'create the user\'s TLS Secret');
+  const caBundle = Buffer.from(ca.cert).toString('base64');
+  try {
+    await installChart('--set', 'tls.mode=secret', '--set', 'tls.secret.name=my-webhook-tls', '--set', `tls.secret.caBundle=${caBundle}`);
+    await rolledOut();
+    const configured = expectOk(await kubectl(['get', 'validatingwebhookconfiguration', FULLNAME, '-o', 'jsonpath={.webhooks[0].clientConfig.caBundle}']), 'read the caBundle');
+    assert.is(configured.stdout, caBundle, 'the caBundle is the given CA');
+    const pods = (await webhookPods()).filter((pod) => !pod.deleting);
+    for (const pod of pods) assert.is((await podGet(pod.ip, '/readyz', ca.cert)).status, 200, `${pod.name} serves a certificate of the user's CA`);
+    expectDeniedBy(await createRoleBinding('carol-edit', '--user=carol@fabrikam.com'), 'user-subject');
+  } finally {
+    await installChart();
+    await rolledOut();
+    await kubectl(['delete', 'secret', 'my-webhook-tls', '-n', NAMESPACE, '--ignore-not-found']);
+  }
+  expectDeniedBy(await createRoleBinding('carol-edit', '--user=carol@fabrikam.com'), 'user-subject');
 });
 
 Chart('every pod gone (scaled to 0) :: RBAC creates fail, deletes work; the README recovery restores creates; helm upgrade restores the webhook', async () => {
