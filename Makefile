@@ -83,7 +83,7 @@ faults: build ## Fault suite: what was tried and survived, as a table (FAULTS=re
 
 # A real single-node cluster in a network namespace of its own (kubelet, containerd, runc, bridge CNI), the image built
 # from the Dockerfile with buildah, the chart installed with helm; tests in test/cluster/*.cluster.ts. Root; binaries
-# and base images cached in /var/cache/entra-rbac-guard (README, "Cluster end-to-end tests").
+# and base images cached in /var/cache/entra-rbac-guard (docs/development.md, "Cluster end-to-end tests").
 .PHONY: cluster-e2e
 cluster-e2e: build ## Cluster end-to-end tests: image, helm install, kubelet, admissions through the Service (root)
 	@scripts/cluster-e2e.sh
