@@ -114,11 +114,13 @@ Chart('helm upgrade --set dryRun=true :: the ConfigMap edit reaches every replic
   const before = await webhookPods();
   const started = Date.now();
   await installChart('--set', 'dryRun=true');
+  const upgraded = Date.now();
   const modes = await eventually('every replica to report mode audit on /readyz', async () => {
     const seen = await Promise.all(before.map(async (pod) => JSON.parse((await podGet(pod.ip, '/readyz', ca)).body)['mode'] as string));
     return seen.every((mode) => mode === 'audit') ? seen : undefined;
   }, 30_000);
-  process.stderr.write(`  (ConfigMap edit in force in ${modes.length} replicas ${((Date.now() - started) / 1000).toFixed(1)} s after helm upgrade began)\n`);
+  const seconds = (from: number, to: number) => ((to - from) / 1000).toFixed(1);
+  process.stderr.write(`  (helm upgrade took ${seconds(started, upgraded)} s; all ${modes.length} replicas in audit mode ${seconds(upgraded, Date.now())} s after it returned)\n`);
   const after = await webhookPods();
   assert.equal(after.map((pod) => [pod.name, pod.restarts]), before.map((pod) => [pod.name, 0]), 'the same pods, not restarted');
   try {
