@@ -28,9 +28,9 @@ test: build ## Run the whole test suite (uvu)
 	$(NPM) test
 
 # The kube-apiserver binary is built once from Debian's kubernetes source package (about 9 minutes, as root) and cached
-# in /var/cache/entra-rbac-guard; the script prints its path. etcd and kubectl come from the machine (see README).
+# in /var/cache/entra-rbac-guard; the script prints its path. etcd and kubectl come from the machine (docs/development.md).
 e2e: build ## End-to-end tests: etcd, kube-apiserver 1.20 and the webhook on loopback, driven with kubectl
-	@kube_apiserver=$${KUBE_APISERVER:-$$(scripts/build-kube-apiserver.sh)} || { echo 'make e2e: kube-apiserver could not be built: run scripts/build-kube-apiserver.sh as root (see README, "End-to-end tests"), or set KUBE_APISERVER to a kube-apiserver 1.20 binary' >&2; exit 1; }; \
+	@kube_apiserver=$${KUBE_APISERVER:-$$(scripts/build-kube-apiserver.sh)} || { echo 'make e2e: kube-apiserver could not be built: run scripts/build-kube-apiserver.sh as root (see docs/development.md, "End-to-end tests"), or set KUBE_APISERVER to a kube-apiserver 1.20 binary' >&2; exit 1; }; \
 	  $(NPM) exec -- node --import tsx test/fakes/make-ca.ts && \
 	  KUBE_APISERVER=$$kube_apiserver NODE_EXTRA_CA_CERTS=test/fakes/.ca/ca.crt $(NPM) exec -- node --import tsx node_modules/uvu/bin.js test '\.e2e\.ts$$'
 

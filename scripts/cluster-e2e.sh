@@ -4,7 +4,7 @@
 # of test/cluster/*.cluster.ts driving it with kubectl, helm and @kubernetes/client-node from inside that namespace.
 # Needs root. Builds (once, cached in /var/cache/entra-rbac-guard) kube-apiserver, kubelet, kube-controller-manager
 # and kube-scheduler from Debian's kubernetes source package, the base-image stand-ins and the pause image; installs
-# the Debian packages it needs. Ends with one line that any run can be compared with (see README).
+# the Debian packages it needs. Ends with one line that any run can be compared with (docs/development.md, "Cluster end-to-end tests").
 #   CLUSTER_E2E='regex'   runs only the test files whose name matches (e.g. CLUSTER_E2E='1-chart|2-rolling')
 #   ERG_CLUSTER_KEEP=1    leaves the cluster running afterwards (stop it with scripts/cluster/down.sh DIR)
 set -euo pipefail
