@@ -1,5 +1,6 @@
 import { LineCounter, parseDocument } from 'yaml';
 import { RULE_IDS, type Mode, type Policy, type RuleAction, type RuleId, type SubjectRef } from './model.ts';
+import { closest } from './closest.ts';
 import { canonicalGuidOf, isEntraObjectId } from './subjects.ts';
 
 export const POLICY_API_VERSION = 'entra-rbac-guard/v1';
@@ -235,20 +236,8 @@ function show(value: Json): string {
 }
 
 function suggest(word: string, candidates: readonly string[]): string {
-  const close = candidates.find((candidate) => editDistance(word, candidate) <= 2);
+  const close = closest(word, candidates);
   return close ? ` (did you mean ${close}?)` : '';
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
 }
 
 export function formatProblems(problems: readonly PolicyProblem[]): string {

@@ -1,8 +1,7 @@
 import type { Subject } from '../admission/types.ts';
 import type { Policy } from './model.ts';
 import { compiledPolicy } from './compiled-policy.ts';
-import { isBroadIdentity } from './rules/broad-group.ts';
-import { isLocalAccount } from './rules/local-account.ts';
+import { broadIdentityMeaning, isIssuedSystemGroup, localAccountReason } from './identities.ts';
 import { isEntraObjectId, isKubernetesSystemName } from './subjects.ts';
 
 /** What the rules ask about one subject, worked out once: each rule filters on these instead of re-testing names. */
@@ -14,6 +13,8 @@ export interface SubjectTraits {
   readonly entraObjectId: boolean;
   /** A `system:` name: one of Kubernetes' own identities, never an Entra account or group. */
   readonly systemName: boolean;
+  /** A `system:` Group that Kubernetes never issues: it names nobody (group-format). */
+  readonly unissuedSystemGroup: boolean;
   /** One of the built-in identities that stand for everyone (broad-group). */
   readonly broad: boolean;
   /** An identity that authenticates without Entra ID (local-account). */
@@ -56,13 +57,16 @@ function traitsOf(subject: Subject, allowUsers: ReadonlySet<string>, allowGroups
   const user = subject.kind === 'User';
   const group = subject.kind === 'Group';
   const entraObjectId = group && isEntraObjectId(subject.name);
+  const systemName = !entraObjectId && isKubernetesSystemName(subject.name);
+  // A GUID is none of these: the built-in identities all have names.
+  const broad = !entraObjectId && broadIdentityMeaning(subject) !== undefined;
   return {
     subject,
     allowListed: (user && allowUsers.has(subject.name)) || (group && allowGroups.has(subject.name)),
     entraObjectId,
-    systemName: !entraObjectId && isKubernetesSystemName(subject.name),
-    // A GUID is none of these: the built-in identities all have names.
-    broad: !entraObjectId && isBroadIdentity(subject),
-    localAccount: !entraObjectId && isLocalAccount(subject),
+    systemName,
+    unissuedSystemGroup: group && systemName && !broad && !isIssuedSystemGroup(subject.name),
+    broad,
+    localAccount: !entraObjectId && localAccountReason(subject) !== undefined,
   };
 }
