@@ -8,6 +8,8 @@ import { Drain, gracefulShutdown } from './http/drain.ts';
 import { gateValidateUntilPolicy, type Readiness } from './http/health-route.ts';
 import { buildServer, type WebhookServer } from './http/server.ts';
 import { generateSelfSigned, loadKeyPair, watchKeyPair, writeCaCertificate, type KeyPair } from './http/tls.ts';
+import type { BreakerState } from './directory/breaker.ts';
+import { CONFIGURATION_ERROR } from './directory/graph.ts';
 import type { Directory } from './directory/port.ts';
 import type { ClusterConnection } from './kube/client.ts';
 import type { ConfigMapRef } from './kube/configmap-ref.ts';
@@ -59,10 +61,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const source = await policySource(options, cluster, metrics, storeLog);
   const { directory, description } = await loadDirectory(source.policyForDirectory, {
     ...options.directory(metrics),
-    onDirectoryStateChange: (state, reason) =>
-      state === 'closed'
-        ? log?.info({ directoryState: state, reason }, 'Microsoft Graph answers again')
-        : log?.warn({ directoryState: state, reason }, 'Microsoft Graph is not answering: lookups wait for the circuit breaker'),
+    onDirectoryStateChange: directoryStateLog(() => log),
   });
   const roles = await roleFactsFor(cluster, (level, message, fields) => log?.[level](fields, message));
   const { pair, generated } = await certificate(options);
@@ -276,4 +275,25 @@ async function certificate(options: ServeOptions): Promise<{ pair: KeyPair; gene
 
 function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
+}
+
+/**
+ * One line per breaker state change. A configuration error (a refused client secret, say) is logged as an error once,
+ * with what to fix, not again each time the breaker's probe meets it; an outage is a warning each time it reopens.
+ */
+function directoryStateLog(logger: () => WebhookServer['log'] | undefined): (state: BreakerState, reason: string) => void {
+  let configurationErrorLogged: string | undefined;
+  return (state, reason) => {
+    const log = logger();
+    if (state === 'closed') {
+      configurationErrorLogged = undefined;
+      log?.info({ directoryState: state, reason }, 'Microsoft Graph answers again');
+    } else if (reason.includes(CONFIGURATION_ERROR)) {
+      if (configurationErrorLogged === reason) return;
+      configurationErrorLogged = reason;
+      log?.error({ directoryState: state, reason }, `the directory cannot sign in: ${reason}`);
+    } else {
+      log?.warn({ directoryState: state, reason }, 'Microsoft Graph is not answering: lookups wait for the circuit breaker');
+    }
+  };
 }

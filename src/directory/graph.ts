@@ -51,6 +51,16 @@ export interface GraphDirectoryOptions {
   readonly authorityHost?: string;
 }
 
+/** Marks a reason that no retry will cure: the identity's configuration must change (main.ts logs it as an error). */
+export const CONFIGURATION_ERROR = 'a configuration error, not an outage';
+
+/** Sign-in refusals that name the identity's configuration, and what to fix for each. */
+const CONFIGURATION_ERRORS: ReadonlyArray<readonly [RegExp, string]> = [
+  [/\binvalid_client\b/, 'check the client secret (its value, not its ID; not expired) or the federated credential of AZURE_CLIENT_ID'],
+  [/\bunauthorized_client\b/, 'AZURE_CLIENT_ID names no application in this tenant: check AZURE_CLIENT_ID and AZURE_TENANT_ID'],
+  [/\binvalid_tenant\b|AADSTS90002\b/, 'AZURE_TENANT_ID names no tenant: check it'],
+];
+
 /** Entra object IDs exactly as the groups claim carries them. Checked here again: this is the edge that builds URLs. */
 const OBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const SELECT = 'id,displayName,securityEnabled';
@@ -256,9 +266,9 @@ export class GraphDirectory implements Directory {
       return all(reason, 'error', 'timeout');
     }
     if (call.authFailure !== undefined) {
-      // The directory's own sign-in failed: nothing Graph did, so the breaker is not involved.
-      permit.released();
-      return all(this.authFailureReason(call.authFailure), 'error', 'error');
+      // No token, no lookup: a token endpoint that is down or refuses this identity fails every review alike, so it
+      // opens the breaker as a Graph failure does, and later reviews are answered at once instead of each trying.
+      return all(permit.failed(this.authFailureReason(call.authFailure)), 'error', 'error');
     }
     if (error instanceof GraphError && error.statusCode > 0) {
       const status = error.statusCode;
@@ -293,6 +303,8 @@ export class GraphDirectory implements Directory {
     if (/\bendpoints_resolution_error\b/.test(text)) {
       return `authentication to Microsoft Entra ID failed: ${where} could not be reached, or gave no OpenID configuration for the tenant (endpoints_resolution_error); check that the webhook can reach it over HTTPS and that AZURE_TENANT_ID is right`;
     }
+    const configuration = CONFIGURATION_ERRORS.find(([pattern]) => pattern.test(text));
+    if (configuration) return `authentication to Microsoft Entra ID failed: ${text}; ${CONFIGURATION_ERROR}: ${configuration[1]}`;
     return `authentication to Microsoft Entra ID failed: ${text}`;
   }
 

@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CircuitBreaker } from '../../src/directory/breaker.ts';
 import { credentialFromEnvironment, resolveEndpoints } from '../../src/directory/credentials.ts';
-import { GraphDirectory, type GraphDirectoryOptions } from '../../src/directory/graph.ts';
+import { CONFIGURATION_ERROR, GraphDirectory, type GraphDirectoryOptions } from '../../src/directory/graph.ts';
 import type { GroupFact } from '../../src/policy/facts.ts';
 import type { FakeGroup } from '../fakes/graph-fake.ts';
 import { startFakes, within, type Fakes } from '../fakes/harness.ts';
@@ -71,6 +71,39 @@ Messages('sign-in refused (invalid_client) :: the directory\'s own words are kep
   fakes.entra.mode = 'invalid_client';
   assert.match(await reasonFor(directory(fakes)), /^authentication to Microsoft Entra ID failed: invalid_client: .*AADSTS7000215/);
 });
+
+Messages('sign-in refused (invalid_client) :: named a configuration error, with what to fix', async ({ fakes }) => {
+  fakes.entra.mode = 'invalid_client';
+  const reason = await reasonFor(directory(fakes));
+  assert.ok(reason.includes(`; ${CONFIGURATION_ERROR}: check the client secret (its value, not its ID; not expired) or the federated credential of AZURE_CLIENT_ID`), reason);
+});
+
+Messages('token endpoint down :: no configuration error (an outage may pass)', async ({ fakes }) => {
+  fakes.entra.mode = 'down';
+  assert.not.ok((await reasonFor(directory(fakes))).includes(CONFIGURATION_ERROR));
+});
+
+const TOKEN_FAILURES = [
+  ['sign-in refused (invalid_client)', 'invalid_client'],
+  ['token endpoint down', 'down'],
+] as const;
+for (const [what, mode] of TOKEN_FAILURES) {
+  Messages(`${what} :: the breaker opens: the next lookups are answered at once with the reason, no token request, no Graph call`, async ({ fakes }) => {
+    const states: string[] = [];
+    const target = directory(fakes, { breaker: new CircuitBreaker({ random: () => 0.5, onStateChange: (state) => states.push(state) }) });
+    fakes.entra.mode = mode;
+    const first = await reasonFor(target);
+    const tokenRequests = fakes.entra.requests.length;
+    for (let index = 0; index < 5; index += 1) {
+      const later = await reasonFor(target);
+      assert.ok(later.startsWith(first), `the same cause: ${later}`);
+      assert.match(later, /Microsoft Graph is not called again for \d+s$/);
+    }
+    assert.is(fakes.entra.requests.length, tokenRequests, 'no token request while the breaker is open');
+    assert.is(fakes.graph.calls, 0);
+    assert.equal(states, ['open']);
+  });
+}
 
 Messages('no authority host given :: says where to look', async ({ fakes }) => {
   fakes.entra.mode = 'down';

@@ -558,7 +558,10 @@ Observability('client secret :: sign-in refused then accepted; the secret and to
       const refused = assertDenied((await review([PAYMENTS.id])).response, ['directory-unavailable']);
       assert.match(refused, /authentication to Microsoft Entra ID failed/);
       assert.is(fakes.graph.calls, 0, 'no token, no Graph call');
+      assert.match(refused, /a configuration error, not an outage: check the client secret/);
       fakes.entra.mode = 'ok';
+      // The refusal opened the breaker, as a Graph failure does (at most 1 s the first time): then one review probes.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
       assertCleanAllow((await review([PAYMENTS.id])).response);
       assert.ok(fakes.entra.tokenRequests.some((request) => request.usedClientSecret && request.issued), 'a token was issued for the client secret');
 
