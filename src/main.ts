@@ -281,7 +281,7 @@ function formatHost(host: string): string {
  * One line per breaker state change. A configuration error (a refused client secret, say) is logged as an error once,
  * with what to fix, not again each time the breaker's probe meets it; an outage is a warning each time it reopens.
  */
-function directoryStateLog(logger: () => WebhookServer['log'] | undefined): (state: BreakerState, reason: string) => void {
+export function directoryStateLog(logger: () => WebhookServer['log'] | undefined): (state: BreakerState, reason: string) => void {
   let configurationErrorLogged: string | undefined;
   return (state, reason) => {
     const log = logger();
