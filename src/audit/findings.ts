@@ -15,8 +15,6 @@ export interface Finding {
   /** Why it is not denied now (audit mode). */
   readonly downgradedBecause?: string | undefined;
   readonly message: string;
-  /** Roles judged through this binding that showed the same problem (`ClusterRole cluster-admin`). */
-  readonly alsoOn: readonly string[];
 }
 
 export interface RuleFindings {
@@ -27,24 +25,17 @@ export interface RuleFindings {
 }
 
 /**
- * The violations of an audit as people read them: by rule, then by binding. A role's violation is judged through a
- * binding that references it (`via`), and in a whole cluster that binding shows the same problem itself: the two are
- * one finding, the role noted on it, not counted twice.
+ * The violations of an audit as people read them: by rule, then by binding. In an audit every violation is a
+ * binding's (judgeRbac does not judge a role again through the bindings of a whole cluster); a role's, from other
+ * input, is filed under the binding it was judged through (`via`). One finding per rule, binding and subject.
  */
 export function findingsByRule(checked: readonly CheckedObject[]): RuleFindings[] {
   const findings = new Map<string, Finding>();
-  const keyOf = (rule: string, binding: string, subject: SubjectRef) => `${rule}\u0000${binding}\u0000${subjectKey(subject)}`;
-  // Bindings first, so a role's violation finds its binding's finding already there.
-  const ordered = [...checked.filter((entry) => entry.binding), ...checked.filter((entry) => !entry.binding)];
-  for (const { object, binding, decision } of ordered) {
+  for (const { object, binding, decision } of checked) {
     for (const violation of decision.violations) {
       const bindingLabel = binding ? describeObject(object) : (violation.via ?? describeObject(object));
-      const key = keyOf(violation.rule, bindingLabel, violation.subject);
-      const existing = findings.get(key);
-      if (existing) {
-        if (!binding) findings.set(key, { ...existing, alsoOn: [...existing.alsoOn, describeObject(object)] });
-        continue;
-      }
+      const key = `${violation.rule}\u0000${bindingLabel}\u0000${subjectKey(violation.subject)}`;
+      if (findings.has(key)) continue;
       findings.set(key, {
         rule: violation.rule,
         binding: bindingLabel,
@@ -52,7 +43,6 @@ export function findingsByRule(checked: readonly CheckedObject[]): RuleFindings[
         action: enforcedAction(violation),
         downgradedBecause: violation.downgradedBecause,
         message: violation.message,
-        alsoOn: binding ? [] : [describeObject(object)],
       });
     }
   }

@@ -34,7 +34,10 @@ export interface JudgeOptions {
   readonly rolesSource: string;
   /**
    * True when the entries are everything there is (a whole cluster): a roleRef to a role not among them names a role
-   * that does not exist. False for manifests, which rarely hold the cluster's default roles.
+   * that does not exist, and every binding that holds a role is among them and judged for what it grants, so a role
+   * is not judged again through its bindings (that exists to stop a change widening a role under its bindings; what
+   * exists has no change, and the finding belongs to the binding, once). False for manifests, which rarely hold the
+   * cluster's default roles: there a role is judged against the input's bindings of it, as at admission.
    */
   readonly complete: boolean;
   /** Bounds the directory lookups (one batched lookup of every distinct group of every entry). */
@@ -69,13 +72,15 @@ export async function judgeRbac(
   const haveRoles = filled.length > 0;
   return resolved.map((entry, index) => {
     const roles = haveRoles ? roleIndex.factsFor(needs[index]!, options.rolesSource, options.complete) : UNKNOWN_ROLES;
-    const facts: Facts = { ...directoryFacts, roles };
+    const facts: Facts = { ...directoryFacts, roles: 'role' in entry && options.complete ? { ...roles, bindings: NO_BINDINGS } : roles };
     const decision = evaluate(reviews[index]!, policy, facts);
     return 'role' in entry
       ? { source: entry.source, object: refOf(entry.role), role: entry.role, decision }
       : { source: entry.source, object: refOf(entry.binding), binding: entry.binding, decision };
   });
 }
+
+const NO_BINDINGS: ReadonlyMap<string, readonly Binding[]> = new Map();
 
 function reviewOf(entry: RbacEntry): Review {
   return 'role' in entry

@@ -51,7 +51,6 @@ function findingLines(finding: Finding): string[] {
   return [
     `    ${finding.action.padEnd(6)}${describeSubject(finding.subject)}${now}`,
     `         ${finding.message}`,
-    ...(finding.alsoOn.length > 0 ? [`         also found on ${finding.alsoOn.join(', ')}, judged through this binding`] : []),
   ];
 }
 

@@ -166,14 +166,18 @@ Round('audit mode :: the same violations, as warn', async (context) => {
   });
 });
 
-Round('a violating role :: cluster-scoped violations have namespace ""', async (context) => {
+Round('a widened role :: each binding of it counted once, in its namespace ("" for a ClusterRoleBinding); the role itself not at all', async (context) => {
   seed(context.cache);
   // view now grants everything: every non-admin subject holding it through a binding is cluster-admin.
   context.cache.upsert('ClusterRole', clusterRoleItem('view', [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }]));
-  expectOk(await auditWith(context).runRound());
+  context.cache.upsert('ClusterRoleBinding', clusterRoleBindingItem('everyone-views', [subjectGroup(GROUP_ID)], 'view'));
+  const outcome = expectOk(await auditWith(context).runRound());
   const violations = await series(context.registry, 'entra_rbac_guard_audit_violations');
-  assert.ok(violations['action=deny,namespace=,rule=cluster-admin']! >= 1, JSON.stringify(violations));
-  assert.ok(violations['action=deny,namespace=payments,rule=cluster-admin']! >= 1, JSON.stringify(violations));
+  assert.is(violations['action=deny,namespace=,rule=cluster-admin'], 1, JSON.stringify(violations));
+  assert.is(violations['action=deny,namespace=payments,rule=cluster-admin'], 2, JSON.stringify(violations));
+  assert.is(violations['action=deny,namespace=retail,rule=cluster-admin'], 1, JSON.stringify(violations));
+  const view = outcome.checked.find((entry) => entry.object.kind === 'ClusterRole' && entry.object.name === 'view')!;
+  assert.equal(view.decision.violations, [], 'the role is not judged again through its bindings');
 });
 
 Round('fixed between rounds :: the violation leaves the gauge (reset, then set)', async (context) => {
