@@ -2,7 +2,7 @@ import { RBAC_GROUP, type Binding, type RbacRole } from '../admission/types.ts';
 import { gatherFacts, type Directory } from '../directory/port.ts';
 import type { Decision } from '../policy/decision.ts';
 import { evaluate, type Review } from '../policy/engine.ts';
-import { UNKNOWN_ROLES, type Facts } from '../policy/facts.ts';
+import { UNKNOWN_ROLES, roleKey, type Facts, type RoleFacts } from '../policy/facts.ts';
 import type { Policy } from '../policy/model.ts';
 import { factsNeeded } from '../policy/needs.ts';
 import { withAggregatedRules } from '../policy/privileges.ts';
@@ -65,6 +65,7 @@ export async function judgeRbac(
     if ('role' in entry) roleIndex.setRole(entry.role);
     else roleIndex.setBinding(entry.binding);
   }
+  const declared = new Map(entries.flatMap((entry) => ('role' in entry ? [[roleKey(entry.role), entry.role] as const] : [])));
   const reviews = resolved.map(reviewOf);
   const needs = reviews.map((review) => factsNeeded(review, policy));
   const groupIds = [...new Set(needs.flatMap((need) => need.groupIds))];
@@ -72,7 +73,7 @@ export async function judgeRbac(
   const haveRoles = filled.length > 0;
   return resolved.map((entry, index) => {
     const roles = haveRoles ? roleIndex.factsFor(needs[index]!, options.rolesSource, options.complete) : UNKNOWN_ROLES;
-    const facts: Facts = { ...directoryFacts, roles: 'role' in entry && options.complete ? { ...roles, bindings: NO_BINDINGS } : roles };
+    const facts: Facts = { ...directoryFacts, roles: 'role' in entry ? roleFactsForRole(roles, declared, options.complete) : roles };
     const decision = evaluate(reviews[index]!, policy, facts);
     return 'role' in entry
       ? { source: entry.source, object: refOf(entry.role), role: entry.role, decision }
@@ -81,6 +82,16 @@ export async function judgeRbac(
 }
 
 const NO_BINDINGS: ReadonlyMap<string, readonly Binding[]> = new Map();
+
+/**
+ * What a role entry is judged with. A whole cluster: nothing through bindings or aggregation (no change; the bindings
+ * carry the findings). Manifests: the aggregating roles as the input declares them, not as filled from the input, which
+ * already holds the role under review; what they declare themselves is what was there before it.
+ */
+function roleFactsForRole(roles: RoleFacts, declared: ReadonlyMap<string, RbacRole>, complete: boolean): RoleFacts {
+  if (complete) return { ...roles, bindings: NO_BINDINGS, aggregators: [] };
+  return roles.aggregators ? { ...roles, aggregators: roles.aggregators.map((aggregator) => declared.get(roleKey(aggregator)) ?? aggregator) } : roles;
+}
 
 function reviewOf(entry: RbacEntry): Review {
   return 'role' in entry

@@ -3,9 +3,9 @@ import { RBAC_GROUP } from '../admission/types.ts';
 import { partitionBootstrapSubjects } from './bootstrap.ts';
 import { compiledPolicy } from './compiled-policy.ts';
 import { allow, type Decision, type Violation } from './decision.ts';
-import { UNKNOWN_ROLES, resolveRole, roleIdOf, roleKey, type Facts } from './facts.ts';
+import { UNKNOWN_ROLES, resolveRole, roleIdOf, roleKey, type Facts, type RoleFacts } from './facts.ts';
 import type { Policy } from './model.ts';
-import { escalatingPermissions, grantsEverything } from './privileges.ts';
+import { escalatingPermissions, grantsEverything, withRulesOf } from './privileges.ts';
 import { describeRole, type RuleContext } from './rules/rule.ts';
 import { subjectsOf } from './subject-traits.ts';
 import { describeBinding, subjectKey, subjectRef } from './subjects.ts';
@@ -71,13 +71,18 @@ function evaluateRole(review: Review, role: RbacRole, policy: Policy, facts: Fac
   }
   const roles = facts.roles ?? UNKNOWN_ROLES;
   if (roles.source === undefined) return allow(unknownBindingsNote(role, policy, roles.unknownBecause));
-  const bindings = (roles.bindings.get(roleKey(role)) ?? []).filter(
-    (binding) =>
-      sameRole(binding, role) && !(binding.kind === 'RoleBinding' && compiledPolicy(policy).allowNamespaces.has(binding.namespace)),
-  );
+  const bindings = bindingsHolding(role, roles, policy);
   const judge = (judged: RbacRole) => bindings.flatMap((binding) => violationsOf(binding, policy, facts, judged));
-  const found = judge(role);
-  const preExisting = review.oldRole && found.length > 0 ? keysOf(judge(review.oldRole)) : new Set<string>();
+  const aggregators = (roles.aggregators ?? []).map((aggregator) => ({ aggregator, bindings: bindingsHolding(aggregator, roles, policy) }));
+  // Aggregation widens the aggregating roles as the controller manager copies the rules in; what they already grant
+  // (this role's old rules included, if it was aggregated before) is not this change's doing.
+  const aggregation = (widen: boolean) =>
+    aggregators.flatMap(({ aggregator, bindings: held }) => {
+      const judged = widen ? withRulesOf(aggregator, role) : aggregator;
+      return held.flatMap((binding) => violationsOf(binding, policy, facts, judged).map((violation) => throughAggregation(violation, role, aggregator)));
+    });
+  const found = [...judge(role), ...aggregation(true)];
+  const preExisting = found.length > 0 ? new Set([...(review.oldRole ? keysOf(judge(review.oldRole)) : []), ...keysOf(aggregation(false))]) : new Set<string>();
   const exemptRequester = requesterExemption(review.requester, policy);
   const violations = downgradeAll(found, preExisting, exemptRequester, policy);
   return {
@@ -85,6 +90,23 @@ function evaluateRole(review: Review, role: RbacRole, policy: Policy, facts: Fac
     violations,
     notes: [],
     ...(exemptRequester && violations.length === 0 ? { exemption: `requester is exempt (${exemptRequester})` } : {}),
+  };
+}
+
+/** The bindings of `role` that the policy judges (not RoleBindings in allow.namespaces). */
+function bindingsHolding(role: RbacRole, roles: RoleFacts, policy: Policy): Binding[] {
+  return (roles.bindings.get(roleKey(role)) ?? []).filter(
+    (binding) => sameRole(binding, role) && !(binding.kind === 'RoleBinding' && compiledPolicy(policy).allowNamespaces.has(binding.namespace)),
+  );
+}
+
+/** A violation of `aggregator` widened by `role`'s rules, told as what aggregating `role` would do. */
+function throughAggregation(violation: Violation, role: RbacRole, aggregator: RbacRole): Violation {
+  return {
+    ...violation,
+    message:
+      `${describeRole(role)} is aggregated into ${describeRole(aggregator)} (its labels match that role's aggregationRule): ${violation.message}; ` +
+      `or remove the aggregation label from ${describeRole(role)}`,
   };
 }
 

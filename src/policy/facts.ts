@@ -51,6 +51,11 @@ export interface RoleFacts {
   readonly roles: ReadonlyMap<string, RbacRole>;
   /** For each role asked about, by roleKey(): every binding whose roleRef names it. */
   readonly bindings: ReadonlyMap<string, readonly Binding[]>;
+  /**
+   * The ClusterRoles whose aggregationRule selects the labels asked about (needs.aggregatorsOf): the roles a labelled
+   * ClusterRole under review widens once the controller manager copies its rules. Their bindings are in `bindings`.
+   */
+  readonly aggregators?: readonly RbacRole[];
 }
 
 /** Every fact the engine reads: the directory's answers about groups, and the roles' facts when there are any. */

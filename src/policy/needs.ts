@@ -11,6 +11,8 @@ export interface FactsNeeded {
   readonly roles?: readonly RoleId[];
   /** Roles whose bindings the engine reads: a Role or ClusterRole under review is judged against every binding of it. */
   readonly bindingsOf?: readonly RoleId[];
+  /** A labelled ClusterRole under review: the ClusterRoles that aggregate it, and their bindings, are read too. */
+  readonly aggregatorsOf?: { readonly name: string; readonly labels: Readonly<Record<string, string>> };
 }
 
 /** What the engine can judge: a binding, or a Role or ClusterRole, each with what it was before an UPDATE. */
@@ -27,7 +29,12 @@ export function factsNeeded(review: ReviewedObject, policy: Policy): FactsNeeded
   const { readsRoles, allowNamespaces } = compiledPolicy(policy);
   if (role) {
     if (!readsRoles || (role.kind === 'Role' && allowNamespaces.has(role.namespace))) return { groupIds: [] };
-    return { groupIds: [], bindingsOf: [{ kind: role.kind, namespace: role.namespace, name: role.name }] };
+    const labelled = role.kind === 'ClusterRole' && Object.keys(role.labels).length > 0;
+    return {
+      groupIds: [],
+      bindingsOf: [{ kind: role.kind, namespace: role.namespace, name: role.name }],
+      ...(labelled ? { aggregatorsOf: { name: role.name, labels: role.labels } } : {}),
+    };
   }
   if (!binding) return { groupIds: [] };
   if (binding.kind === 'RoleBinding' && allowNamespaces.has(binding.namespace)) return { groupIds: [] };

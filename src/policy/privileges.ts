@@ -213,6 +213,11 @@ export function withAggregatedRules(roles: readonly RbacRole[]): RbacRole[] {
   return roles.map((role) => (role.kind === 'ClusterRole' && role.aggregationRule ? { ...role, rules: rulesOf(role, new Set()) } : role));
 }
 
+/** `aggregator` as the controller manager makes it once `role`'s rules are copied in. */
+export function withRulesOf(aggregator: RbacRole, role: RbacRole): RbacRole {
+  return { ...aggregator, rules: dedupe([...aggregator.rules, ...role.rules]) };
+}
+
 function dedupe(rules: readonly PolicyRule[]): PolicyRule[] {
   const seen = new Set<string>();
   return rules.filter((rule) => {

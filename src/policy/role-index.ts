@@ -1,6 +1,7 @@
 import type { Binding, RbacRole } from '../admission/types.ts';
 import { roleIdOf, roleKey, type RoleFacts, type RoleId } from './facts.ts';
 import type { FactsNeeded } from './needs.ts';
+import { selectorMatches } from './privileges.ts';
 
 /**
  * Roles and bindings by role, answering exactly the role facts a review needs with map lookups only. The role cache
@@ -69,8 +70,20 @@ export class RoleIndex {
       if (role) roles.set(roleKey(id), role);
     }
     const bindings = new Map<string, readonly Binding[]>();
-    for (const id of needs.bindingsOf ?? []) bindings.set(roleKey(id), [...(this.bindingsByRole.get(roleKey(id))?.values() ?? [])]);
-    return { source, complete, roles, bindings };
+    const bindingsOf = (id: RoleId) => bindings.set(roleKey(id), [...(this.bindingsByRole.get(roleKey(id))?.values() ?? [])]);
+    for (const id of needs.bindingsOf ?? []) bindingsOf(id);
+    if (!needs.aggregatorsOf) return { source, complete, roles, bindings };
+    const aggregators = this.aggregatorsOf(needs.aggregatorsOf.name, needs.aggregatorsOf.labels);
+    for (const aggregator of aggregators) bindingsOf(aggregator);
+    return { source, complete, roles, bindings, aggregators };
+  }
+
+  /** The ClusterRoles (other than `name`) whose aggregationRule selects `labels`. ClusterRole writes are rare: a scan. */
+  private aggregatorsOf(name: string, labels: Readonly<Record<string, string>>): RbacRole[] {
+    return [...this.roles.values()].filter(
+      (role) =>
+        role.kind === 'ClusterRole' && role.name !== name && (role.aggregationRule?.clusterRoleSelectors.some((selector) => selectorMatches(selector, labels)) ?? false),
+    );
   }
 }
 

@@ -74,7 +74,7 @@ Check('check :: no roles in the input at all :: bindings judged on names as befo
   for (const checked of outcome.checked) assert.equal([checked.decision.allowed, checked.decision.notes], [true, []]);
 });
 
-Check('check :: an aggregated ClusterRole picking up a wildcard role by label :: the binding to it is denied', async () => {
+Check('check :: an aggregated ClusterRole picking up a wildcard role by label :: the binding to it is denied, and the labelled role for the aggregation', async () => {
   const outcome = await run(
     doc(`kind: ClusterRole
 metadata: {name: ops}
@@ -89,7 +89,9 @@ rules: [{apiGroups: ["*"], resources: ["*"], verbs: ["*"]}]`),
   assert.equal(rules(entry(outcome, 'ClusterRoleBinding', 'ops-team')), ['cluster-admin deny']);
   assert.equal(rules(entry(outcome, 'ClusterRole', 'ops')), ['cluster-admin deny via ClusterRoleBinding ops-team']);
   assert.equal(entry(outcome, 'ClusterRole', 'ops').role!.rules.length, 1, 'the result carries the rules as filled in');
-  assert.equal(rules(entry(outcome, 'ClusterRole', 'ops-extras')), [], 'nobody binds ops-extras itself');
+  // Nobody binds ops-extras itself; its label aggregates it into ops, which ops-team holds (issue 15, part 2).
+  assert.equal(rules(entry(outcome, 'ClusterRole', 'ops-extras')), ['cluster-admin deny via ClusterRoleBinding ops-team']);
+  assert.match(entry(outcome, 'ClusterRole', 'ops-extras').decision.violations[0]!.message, /^ClusterRole ops-extras is aggregated into ClusterRole ops/);
 });
 
 Check('check :: a Role and a RoleBinding without namespace :: both take --namespace, resolve, and are denied [escalation]', async () => {
