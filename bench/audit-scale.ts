@@ -18,6 +18,7 @@ import type { Binding, RbacRole } from '../src/admission/types.ts';
 import { auditDirectory } from '../src/audit/audit-directory.ts';
 import { judgeRbac, type RbacEntry } from '../src/check/judge.ts';
 import { loadDirectory } from '../src/config.ts';
+import { MAX_BATCH_REQUESTS, MAX_GET_BY_IDS, type GroupLookup } from '../src/directory/graph.ts';
 import type { Directory } from '../src/directory/port.ts';
 import { DEFAULT_POLICY } from '../src/policy/parse.ts';
 import type { FakeGroup } from '../test/fakes/graph-fake.ts';
@@ -33,6 +34,8 @@ export interface AuditScaleOptions {
   readonly graphLatencyMs?: number;
   /** Each printed line (default console.log); a no-op to stay quiet. */
   readonly print?: (line: string) => void;
+  /** The policy's directory.lookup: batch ($batch of 20, the default) or getByIds (1,000 IDs a request). */
+  readonly lookup?: GroupLookup;
 }
 
 export interface AuditScaleCase {
@@ -41,7 +44,7 @@ export interface AuditScaleCase {
   /** HTTP requests the Graph fake received ($batch and single GETs). */
   readonly graphRequests: number;
   readonly graphBatchRequests: number;
-  /** ceil(groups / 20): the fewest requests Graph's $batch limit allows. */
+  /** ceil(groups / 20) with $batch, ceil(groups / 1,000) with getByIds: the fewest requests Graph's limits allow. */
   readonly graphRequestsMinimum: number;
   readonly wallMs: number;
   readonly microsPerBinding: number;
@@ -59,11 +62,12 @@ export interface AuditScaleCase {
 }
 
 export interface AuditScaleResult {
+  readonly lookup: GroupLookup;
   readonly graphLatencyMs: number;
   readonly cases: readonly AuditScaleCase[];
   /** Time per binding of each case over that of the smallest: about 1 when time grows linearly. */
   readonly timePerBindingRatios: Readonly<Record<string, number>>;
-  /** The 10,000-binding case's Graph requests, against the target of 100. */
+  /** The 10,000-binding case's Graph requests, against the target of 100 ($batch) or 2 (getByIds). */
   readonly graphRequestsAt10k: number | undefined;
 }
 
@@ -74,13 +78,14 @@ export async function runAuditScale(options: AuditScaleOptions = {}): Promise<Au
   const perGroup = options.bindingsPerGroup ?? 5;
   const latencyMs = options.graphLatencyMs ?? 20;
   const print = options.print ?? ((line: string) => console.log(line));
-  print(`audit scale: Graph fake answering after ${latencyMs} ms; one distinct group per ${perGroup} bindings; Node.js ${process.version}`);
+  const lookup = options.lookup ?? 'batch';
+  print(`audit scale, directory.lookup ${lookup}: Graph fake answering after ${latencyMs} ms; one distinct group per ${perGroup} bindings; Node.js ${process.version}`);
   // The first case pays for loading the Graph SDK and warming the JIT: run the smallest once before measuring.
-  await measureCase(Math.min(...sizes), perGroup, latencyMs);
+  await measureCase(Math.min(...sizes), perGroup, latencyMs, lookup);
   const cases: AuditScaleCase[] = [];
   print(header());
   for (const size of sizes) {
-    const result = await measureCase(size, perGroup, latencyMs, size === 10_000 ? 5 : 1);
+    const result = await measureCase(size, perGroup, latencyMs, lookup, size === 10_000 ? 5 : 1);
     cases.push(result);
     print(row(result));
   }
@@ -91,15 +96,16 @@ export async function runAuditScale(options: AuditScaleOptions = {}): Promise<Au
   const timePerBindingRatios = Object.fromEntries(cases.map((result) => [`${result.bindings}`, result.microsPerBinding / base.microsPerBinding]));
   print(`time per binding, relative to ${base.bindings.toLocaleString('en')} bindings: ${cases.map((result) => `${result.bindings.toLocaleString('en')} → ${timePerBindingRatios[`${result.bindings}`]!.toFixed(2)}×`).join(', ')} (linear: about 1)`);
   const at10k = cases.find((result) => result.bindings === 10_000);
-  if (at10k) print(`10,000 bindings naming ${at10k.groups.toLocaleString('en')} groups: ${at10k.graphRequests} Graph requests (target ≤ 100)`);
-  return { graphLatencyMs: latencyMs, cases, timePerBindingRatios, graphRequestsAt10k: at10k?.graphRequests };
+  if (at10k) print(`10,000 bindings naming ${at10k.groups.toLocaleString('en')} groups: ${at10k.graphRequests} Graph requests with ${lookup} (target ≤ ${lookup === 'getByIds' ? 2 : 100})`);
+  return { lookup, graphLatencyMs: latencyMs, cases, timePerBindingRatios, graphRequestsAt10k: at10k?.graphRequests };
 }
 
-async function measureCase(size: number, perGroup: number, latencyMs: number, rounds = 1): Promise<AuditScaleCase> {
+async function measureCase(size: number, perGroup: number, latencyMs: number, lookup: GroupLookup, rounds = 1): Promise<AuditScaleCase> {
   const groupCount = Math.ceil(size / perGroup);
   const fakes = await startFakes(fakeGroups(groupCount));
   try {
-    const { directory } = await loadDirectory(DEFAULT_POLICY, { env: { ...process.env, ...fakes.env } });
+    const policy = { ...DEFAULT_POLICY, directory: { ...DEFAULT_POLICY.directory, lookup } };
+    const { directory } = await loadDirectory(policy, { env: { ...process.env, ...fakes.env } });
     if (!directory) throw new Error('no directory: the fakes environment did not configure Microsoft Graph');
     // The token is fetched once by the first lookup; fetch it outside the measurement, as a running server has it.
     await directory.lookupGroups([groupId(0, 'a')]);
@@ -123,7 +129,7 @@ async function measureCase(size: number, perGroup: number, latencyMs: number, ro
       groups: groupCount,
       graphRequests: requests.all,
       graphBatchRequests: requests.batch,
-      graphRequestsMinimum: Math.ceil(groupCount / 20),
+      graphRequestsMinimum: Math.ceil(groupCount / (lookup === 'getByIds' ? MAX_GET_BY_IDS : MAX_BATCH_REQUESTS)),
       wallMs,
       microsPerBinding: (wallMs * 1000) / size,
       peakRssMb: peak / 2 ** 20,
@@ -231,4 +237,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     process.exit(again.status ?? 1);
   }
   await runAuditScale();
+  console.log('');
+  await runAuditScale({ lookup: 'getByIds', sizes: [1_000, 10_000, 50_000, 100_000] });
 }

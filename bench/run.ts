@@ -85,13 +85,13 @@ console.log('wrote bench/results.json');
 /** Part 5 lives in bench/audit-scale.ts (runAuditScale); its figures go into results.json as they are. */
 async function auditScale(): Promise<unknown> {
   const module = (await import('./audit-scale.ts')) as typeof import('./audit-scale.ts');
-  return module.runAuditScale({
-    sizes: QUICK ? [1_000, 10_000] : [1_000, 10_000, 50_000],
-    print: (line) => {
-      auditLines.push(line);
-      console.log(line);
-    },
-  });
+  const print = (line: string) => {
+    auditLines.push(line);
+    console.log(line);
+  };
+  const batch = await module.runAuditScale({ sizes: QUICK ? [1_000, 10_000] : [1_000, 10_000, 50_000], print });
+  const getByIds = await module.runAuditScale({ lookup: 'getByIds', sizes: QUICK ? [1_000, 10_000] : [1_000, 10_000, 50_000, 100_000], print });
+  return { ...batch, getByIds };
 }
 
 /** One line per target, from the figures in `all` (this run's, or a previous run's for parts not run now). */

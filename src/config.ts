@@ -96,6 +96,7 @@ export async function loadDirectory(policy: Policy, options: DirectoryOptions): 
     scope: endpoints.scope,
     metrics: options.metrics,
     breaker,
+    lookup: policy.directory.lookup,
     // Named when no token can be had; a managed identity gets its tokens elsewhere (IMDS).
     ...(chosen.kind === 'managed-identity' ? {} : { authorityHost: endpoints.authorityHost }),
   });
@@ -107,7 +108,9 @@ export async function loadDirectory(policy: Policy, options: DirectoryOptions): 
   });
   return {
     directory,
-    description: `Microsoft Graph at ${endpoints.graphEndpoint} (GET /groups/{id} and $batch; needs GroupMember.Read.All) as ${chosen.description}`,
+    description: `Microsoft Graph at ${endpoints.graphEndpoint} (${
+      policy.directory.lookup === 'getByIds' ? 'directoryObjects/getByIds; needs Directory.Read.All' : 'GET /groups/{id} and $batch; needs GroupMember.Read.All'
+    }) as ${chosen.description}`,
   };
 }
 

@@ -49,7 +49,15 @@ export interface GraphDirectoryOptions {
   readonly now?: () => number;
   /** The sign-in endpoint (AZURE_AUTHORITY_HOST), named when no token can be had from it. */
   readonly authorityHost?: string;
+  /**
+   * How groups are looked up (the policy's directory.lookup): `batch`, GET /groups/{id} in $batch requests of 20
+   * (GroupMember.Read.All, the default); `getByIds`, POST /directoryObjects/getByIds with up to 1,000 IDs a request
+   * (Directory.Read.All), for audits of thousands of groups.
+   */
+  readonly lookup?: GroupLookup;
 }
+
+export type GroupLookup = 'batch' | 'getByIds';
 
 /** Marks a reason that no retry will cure: the identity's configuration must change (main.ts logs it as an error). */
 export const CONFIGURATION_ERROR = 'a configuration error, not an outage';
@@ -66,8 +74,11 @@ const OBJECT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 const SELECT = 'id,displayName,securityEnabled';
 /** Graph's JSON batching limit. */
 export const MAX_BATCH_REQUESTS = 20;
+/** directoryObjects/getByIds takes at most this many IDs a request. */
+export const MAX_GET_BY_IDS = 1000;
 
 type Outcome = 'miss' | 'error' | 'throttled';
+type Operation = 'group' | 'batch' | 'getByIds';
 interface Answer {
   readonly fact: GroupFact;
   readonly outcome: Outcome;
@@ -84,6 +95,7 @@ export class GraphDirectory implements Directory {
   private readonly maxConcurrentRequests: number;
   private readonly now: () => number;
   private readonly authorityHost: string | undefined;
+  private readonly lookup: GroupLookup;
   /** Tokens handed to the SDK, remembered only to scrub them from any text that leaves this class. */
   private readonly issuedTokens = new Set<string>();
 
@@ -100,6 +112,7 @@ export class GraphDirectory implements Directory {
     this.maxConcurrentRequests = Math.max(1, options.maxConcurrentRequests ?? 4);
     this.now = options.now ?? Date.now;
     this.authorityHost = options.authorityHost;
+    this.lookup = options.lookup ?? 'batch';
     const authentication = new AuthenticationHandler(
       new TokenCredentialAuthenticationProvider(options.credential, { scopes: this.scopes }),
     );
@@ -122,7 +135,7 @@ export class GraphDirectory implements Directory {
     if (valid.length > 0) {
       const deadline = AbortSignal.timeout(this.deadlineMs);
       const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
-      const chunks = chunk(valid, MAX_BATCH_REQUESTS);
+      const chunks = chunk(valid, this.lookup === 'getByIds' ? MAX_GET_BY_IDS : MAX_BATCH_REQUESTS);
       await forEachLimited(chunks, this.maxConcurrentRequests, async (ids) => {
         let chunkAnswers: Map<string, Answer>;
         try {
@@ -145,22 +158,29 @@ export class GraphDirectory implements Directory {
     if (signals.combined.aborted) return every({ fact: unavailable(this.abortReason(signals, 0)), outcome: 'error' });
     const admission = this.breaker.admit();
     if (!admission.allowed) return every({ fact: unavailable(admission.reason), outcome: admission.throttled ? 'throttled' : 'error' });
-    const operation = ids.length === 1 ? 'group' : 'batch';
+    const operation: Operation = this.lookup === 'getByIds' ? 'getByIds' : ids.length === 1 ? 'group' : 'batch';
     const started = performance.now();
     const call = new CallState();
     let result: CallResult;
     try {
-      const body = await raceAbort(ids.length === 1 ? this.getGroup(ids[0] as string, call, signals.combined) : this.postBatch(ids, call, signals.combined), signals.combined);
-      result = ids.length === 1 ? this.groupAnswer(ids[0] as string, body, admission.permit) : this.batchAnswers(ids, body, admission.permit);
+      const body = await raceAbort(this.send(operation, ids, call, signals.combined), signals.combined);
+      result =
+        operation === 'group'
+          ? this.groupAnswer(ids[0] as string, body, admission.permit)
+          : operation === 'batch'
+            ? this.batchAnswers(ids, body, admission.permit)
+            : this.getByIdsAnswers(ids, body, admission.permit);
     } catch (error) {
-      result = this.failure(ids, error, call, admission.permit, signals, performance.now() - started);
+      result = this.failure(ids, operation, error, call, admission.permit, signals, performance.now() - started);
     }
     this.metrics?.directoryRequestDuration.observe({ operation, outcome: result.callOutcome }, (performance.now() - started) / 1000);
     return result.answers;
   }
 
-  private getGroup(id: string, call: CallState, signal: AbortSignal): Promise<unknown> {
-    return this.request(groupPath(id), call, signal).select(SELECT).get();
+  private send(operation: Operation, ids: readonly string[], call: CallState, signal: AbortSignal): Promise<unknown> {
+    if (operation === 'group') return this.request(groupPath(ids[0] as string), call, signal).select(SELECT).get();
+    if (operation === 'batch') return this.postBatch(ids, call, signal);
+    return this.request('/directoryObjects/getByIds', call, signal).post({ ids, types: ['group'] });
   }
 
   private postBatch(ids: readonly string[], call: CallState, signal: AbortSignal): Promise<unknown> {
@@ -200,6 +220,27 @@ export class GraphDirectory implements Directory {
     }
     const reason = permit.failed('Microsoft Graph sent a malformed answer (not a group)');
     return { answers: new Map([[id, { fact: unavailable(reason), outcome: 'error' }]]), callOutcome: 'error' };
+  }
+
+  /** getByIds leaves out the IDs that name no group: those do not exist (as groups). */
+  private getByIdsAnswers(ids: readonly string[], body: unknown, permit: Permit): CallResult {
+    const value = isRecord(body) && Array.isArray(body['value']) ? (body['value'] as unknown[]) : undefined;
+    if (!value) {
+      const reason = permit.failed('Microsoft Graph sent a malformed answer to directoryObjects/getByIds');
+      return { answers: new Map(ids.map((id) => [id, { fact: unavailable(reason), outcome: 'error' as const }])), callOutcome: 'error' };
+    }
+    const returned = new Map<string, unknown>();
+    for (const item of value) {
+      if (isRecord(item) && typeof item['id'] === 'string' && item['@odata.type'] === '#microsoft.graph.group') returned.set(item['id'].toLowerCase(), item);
+    }
+    permit.succeeded();
+    const answers = new Map<string, Answer>();
+    for (const id of ids) {
+      const item = returned.get(id);
+      const fact: GroupFact = item === undefined ? { state: 'not-found' } : (groupFromBody(id, item) ?? unavailable('Microsoft Graph sent a malformed answer (not a group)'));
+      answers.set(id, { fact, outcome: fact.state === 'unavailable' ? 'error' : 'miss' });
+    }
+    return { answers, callOutcome: 'ok' };
   }
 
   private batchAnswers(ids: readonly string[], body: unknown, permit: Permit): CallResult {
@@ -253,7 +294,7 @@ export class GraphDirectory implements Directory {
     return { answers, callOutcome };
   }
 
-  private failure(ids: readonly string[], error: unknown, call: CallState, permit: Permit, signals: Signals, elapsedMs: number): CallResult {
+  private failure(ids: readonly string[], operation: Operation, error: unknown, call: CallState, permit: Permit, signals: Signals, elapsedMs: number): CallResult {
     const all = (reason: string, outcome: Outcome, callOutcome: CallOutcome): CallResult => ({
       answers: new Map(ids.map((id) => [id, { fact: unavailable(reason), outcome }])),
       callOutcome,
@@ -275,7 +316,7 @@ export class GraphDirectory implements Directory {
       discardBody(error.body);
       if (status === 429) return all(permit.throttled(parseRetryAfter(error.headers?.get('retry-after'), this.now())), 'throttled', 'throttled');
       if (status >= 200 && status < 300) return all(permit.failed(unreadableAnswerReason(error)), 'error', 'error');
-      if (ids.length === 1) {
+      if (operation === 'group') {
         const notFound = notFoundFrom(status, error.code);
         if (notFound) {
           permit.succeeded();
@@ -284,7 +325,7 @@ export class GraphDirectory implements Directory {
       }
       if (status >= 500) return all(permit.failed(`Microsoft Graph answered HTTP ${status}${codeSuffix(error.code)}`), 'error', 'error');
       permit.released();
-      return all(clientErrorReason(status, error.code), 'error', 'error');
+      return all(clientErrorReason(status, error.code, operation), 'error', 'error');
     }
     const network = call.networkError ?? error;
     return all(permit.failed(`Microsoft Graph could not be reached (${firstLines(describe(network))})`), 'error', 'error');
@@ -410,8 +451,14 @@ function notFoundFrom(status: number, code: string | null | undefined): GroupFac
   return undefined;
 }
 
-function clientErrorReason(status: number, code: string | null | undefined): string {
+function clientErrorReason(status: number, code: string | null | undefined, operation: Operation = 'batch'): string {
   if (status === 401) return `Microsoft Graph refused the webhook's token (HTTP 401${codeSuffix(code)}); check the app registration and the Graph endpoint`;
+  if (status === 403 && operation === 'getByIds') {
+    return (
+      `the webhook's identity may not call directoryObjects/getByIds (HTTP 403${codeSuffix(code)}); grant its app the Microsoft Graph ` +
+      'application permission Directory.Read.All, with admin consent, or set directory.lookup: batch in the policy (GroupMember.Read.All)'
+    );
+  }
   if (status === 403) {
     return `the webhook's identity may not read groups (HTTP 403${codeSuffix(code)}); grant its app the Microsoft Graph application permission GroupMember.Read.All, with admin consent`;
   }

@@ -48,4 +48,7 @@ directory:
   verify: true                  # look Group subjects up in Microsoft Entra (or in a --directory snapshot)
   requireSecurityEnabled: true  # only security-enabled groups appear in a token's groups claim
   onError: deny                 # deny | allow (with a warning) when the directory cannot answer
+  lookup: batch                 # batch: GET /groups/{id} in \$batch requests of 20 (needs GroupMember.Read.All);
+                                # getByIds: directoryObjects/getByIds, 1,000 IDs a request, for audits of thousands of
+                                # groups (needs Directory.Read.All)
 `;

@@ -43,5 +43,7 @@ export interface Policy {
     readonly verify: boolean;
     readonly requireSecurityEnabled: boolean;
     readonly onError: 'deny' | 'allow';
+    /** batch: GET /groups/{id} in $batch (GroupMember.Read.All); getByIds: directoryObjects/getByIds (Directory.Read.All). */
+    readonly lookup: 'batch' | 'getByIds';
   };
 }

@@ -17,7 +17,7 @@ export const DEFAULT_POLICY: Policy = {
     namespaces: [],
     requesters: { usernames: [], groups: [] },
   },
-  directory: { verify: true, requireSecurityEnabled: true, onError: 'deny' },
+  directory: { verify: true, requireSecurityEnabled: true, onError: 'deny', lookup: 'batch' },
 };
 
 export interface PolicyProblem {
@@ -96,7 +96,7 @@ class Reader {
     const defaults = DEFAULT_POLICY;
     const allow = this.record(doc['allow'] ?? {}, 'allow', ['users', 'groups', 'clusterAdminSubjects', 'namespaces', 'requesters']);
     const requesters = this.record(allow['requesters'] ?? {}, 'allow.requesters', ['usernames', 'groups']);
-    const directory = this.record(doc['directory'] ?? {}, 'directory', ['verify', 'requireSecurityEnabled', 'onError']);
+    const directory = this.record(doc['directory'] ?? {}, 'directory', ['verify', 'requireSecurityEnabled', 'onError', 'lookup']);
     return {
       mode: this.oneOf<Mode>(doc['mode'], 'mode', ['enforce', 'audit'], defaults.mode),
       adminGroups: this.objectIds(doc['adminGroups'], 'adminGroups'),
@@ -120,6 +120,7 @@ class Reader {
           defaults.directory.requireSecurityEnabled,
         ),
         onError: this.oneOf(directory['onError'], 'directory.onError', ['deny', 'allow'], defaults.directory.onError),
+        lookup: this.oneOf(directory['lookup'], 'directory.lookup', ['batch', 'getByIds'], defaults.directory.lookup),
       },
     };
   }

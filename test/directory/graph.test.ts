@@ -150,6 +150,34 @@ answers('batch of 45 IDs :: 3 $batch calls of at most 20, every ID answered', as
   for (const id of ids) context.fakes.graph.groups.delete(id);
 });
 
+answers('getByIds :: one POST /directoryObjects/getByIds for 1,500 IDs at most 1,000 each; found, missing and Microsoft 365 groups read', async (context) => {
+  const ids = [PAYMENTS.id, M365.id, MISSING, ...Array.from({ length: 1497 }, (_, index) => guid(index + 1))];
+  const facts = await lookup(directory(context, { lookup: 'getByIds' }), ids);
+  const { graph } = context.fakes;
+  assert.equal([graph.getByIdsCalls, graph.batchCalls, graph.getCalls], [2, 0, 0]);
+  assert.ok(graph.requests.every((request) => request.url === '/v1.0/directoryObjects/getByIds'));
+  assert.is(facts.size, 1500);
+  assert.equal(fact(facts, PAYMENTS.id), { state: 'found', displayName: PAYMENTS.displayName, securityEnabled: true });
+  assert.equal(fact(facts, M365.id), { state: 'found', displayName: M365.displayName, securityEnabled: false });
+  assert.equal(fact(facts, MISSING), { state: 'not-found' });
+});
+
+answers('getByIds :: one ID :: still getByIds (not GET /groups/{id})', async (context) => {
+  const facts = await lookup(directory(context, { lookup: 'getByIds' }), [PAYMENTS.id]);
+  assert.is(fact(facts, PAYMENTS.id).state, 'found');
+  assert.equal([context.fakes.graph.getByIdsCalls, context.fakes.graph.getCalls], [1, 0]);
+});
+
+answers('getByIds without Directory.Read.All (403) :: unavailable, naming the permission and the way back to batch', async (context) => {
+  context.fakes.graph.getByIdsAllowed = false;
+  try {
+    const reason = reasonOf(fact(await lookup(directory(context, { lookup: 'getByIds' }), [PAYMENTS.id, MISSING]), MISSING));
+    assert.match(reason, /may not call directoryObjects\/getByIds \(HTTP 403 Authorization_RequestDenied\); grant its app the Microsoft Graph application permission Directory\.Read\.All, with admin consent, or set directory\.lookup: batch/);
+  } finally {
+    context.fakes.graph.getByIdsAllowed = true;
+  }
+});
+
 answers('duplicate IDs :: asked once', async (context) => {
   const facts = await lookup(directory(context), [PAYMENTS.id, PAYMENTS.id, PAYMENTS.id]);
   assert.is(facts.size, 1);

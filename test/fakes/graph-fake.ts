@@ -5,6 +5,9 @@
  *   that does not exist; 400 `Request_BadRequest` "Invalid object identifier" for anything that is not a GUID.
  * - `POST /v1.0/$batch` (JSON batching): at most 20 requests, each answered with its own status, headers and body,
  *   in an order that differs from the request's (Graph does not keep it).
+ * - `POST /v1.0/directoryObjects/getByIds` with `{ids, types}`: at most 1,000 IDs; 200 with the groups among them
+ *   (`@odata.type` `#microsoft.graph.group`, every default property), IDs that name no group left out; 403
+ *   `Authorization_RequestDenied` while `getByIdsAllowed` is false (the identity lacks Directory.Read.All).
  * - Throttling: 429 `TooManyRequests` with `Retry-After` (seconds), for the whole request or for one batch item.
  * - Errors are JSON with `Content-Type: application/json` (the Graph SDK reads `error.code` only then).
  * - A request without `Authorization: Bearer <the expected token>` is 401 `InvalidAuthenticationToken`.
@@ -69,6 +72,9 @@ export class GraphFake {
   /** HTTP requests received, authorized or not. */
   calls = 0;
   batchCalls = 0;
+  getByIdsCalls = 0;
+  /** False: the identity lacks Directory.Read.All, and getByIds is answered 403. */
+  getByIdsAllowed = true;
   getCalls = 0;
   /** Group lookups made: one per GET, one per batch item that reached the group store. */
   groupLookups = 0;
@@ -111,6 +117,7 @@ export class GraphFake {
   resetCounters(): void {
     this.calls = 0;
     this.batchCalls = 0;
+    this.getByIdsCalls = 0;
     this.getCalls = 0;
     this.groupLookups = 0;
     this.requests.length = 0;
@@ -144,6 +151,10 @@ export class GraphFake {
     if (request.method === 'POST' && url.pathname === '/v1.0/$batch') {
       this.batchCalls += 1;
       return this.batch(body, request.headers['content-type'], response, record);
+    }
+    if (request.method === 'POST' && url.pathname === '/v1.0/directoryObjects/getByIds') {
+      this.getByIdsCalls += 1;
+      return this.getByIds(body, response);
     }
     sendJson(response, 400, graphError('BadRequest', `Resource not found for the segment '${url.pathname.split('/')[2] ?? ''}'.`));
   }
@@ -227,6 +238,26 @@ export class GraphFake {
       },
       headers: { 'Content-Type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' },
     };
+  }
+
+  private getByIds(text: string, response: ServerResponse): void {
+    if (!this.getByIdsAllowed) return sendJson(response, 403, graphError('Authorization_RequestDenied', 'Insufficient privileges to complete the operation.'));
+    let ids: unknown;
+    try {
+      ids = (JSON.parse(text) as { ids?: unknown }).ids;
+    } catch {
+      return sendJson(response, 400, graphError('BadRequest', 'Unable to read JSON request payload.'));
+    }
+    if (!Array.isArray(ids) || ids.length === 0) return sendJson(response, 400, graphError('Request_BadRequest', "Invalid value specified for property 'ids' of resource 'DirectoryObject'."));
+    if (ids.length > 1000) return sendJson(response, 400, graphError('Request_BadRequest', 'Too many identifiers: at most 1000 may be requested.'));
+    if (!ids.every((id) => typeof id === 'string' && GUID.test(id))) return sendJson(response, 400, graphError('Request_BadRequest', 'Invalid GUID identifier.'));
+    this.groupLookups += ids.length;
+    const value = (ids as string[]).flatMap((id) => {
+      const group = this.groups.get(id.toLowerCase());
+      if (!group) return [];
+      return [{ '@odata.type': '#microsoft.graph.group', id: group.id, displayName: group.displayName, securityEnabled: group.securityEnabled, mailEnabled: group.mailEnabled ?? !group.securityEnabled, groupTypes: group.groupTypes ?? (group.securityEnabled ? [] : ['Unified']) }];
+    });
+    sendJson(response, 200, { '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#directoryObjects', value });
   }
 
   private batch(text: string, contentType: string | undefined, response: ServerResponse, record: { batchUrls?: string[] }): void {

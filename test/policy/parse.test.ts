@@ -130,6 +130,7 @@ directory:
   verify: false
   requireSecurityEnabled: false
   onError: allow
+  lookup: getByIds
 `;
 
 Accepted('parsePolicy :: every field with a valid value :: read exactly', () => {
@@ -163,7 +164,7 @@ Accepted('parsePolicy :: every field with a valid value :: read exactly', () => 
         groups: [GROUP_ID],
       },
     },
-    directory: { verify: false, requireSecurityEnabled: false, onError: 'allow' },
+    directory: { verify: false, requireSecurityEnabled: false, onError: 'allow', lookup: 'getByIds' },
   });
   assert.equal(warnings, []);
 });
@@ -188,6 +189,13 @@ for (const onError of ['deny', 'allow'] as const) {
     assert.is(parsed(`directory: {onError: ${onError}}`).policy.directory.onError, onError);
   });
 }
+
+Accepted('parsePolicy :: directory.lookup :: batch by default, getByIds accepted, anything else named with what is allowed', () => {
+  assert.is(parsed('mode: enforce').policy.directory.lookup, 'batch');
+  assert.is(parsed('directory: {lookup: getByIds}').policy.directory.lookup, 'getByIds');
+  const result = parsePolicy('directory: {lookup: getbyids}');
+  assert.ok(!result.ok && result.errors.some((error) => error.path === 'directory.lookup' && /batch/.test(error.message) && /getByIds/.test(error.message)), JSON.stringify(result));
+});
 
 Accepted('parsePolicy :: JSON document :: accepted (JSON is YAML)', () => {
   const { policy } = parsed(JSON.stringify({ mode: 'audit', adminGroups: [ADMIN_GROUP_ID] }));
