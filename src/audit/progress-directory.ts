@@ -20,6 +20,7 @@ export function progressDirectory(directory: Directory, onResolved: (resolved: n
   const cachedGroups = directory.cachedGroups?.bind(directory);
   return {
     source: directory.source,
+    ...(directory.lookupSlice === undefined ? {} : { lookupSlice: directory.lookupSlice }),
     get resolved() {
       return seen.size;
     },

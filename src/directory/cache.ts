@@ -45,6 +45,7 @@ interface Entry {
  */
 export class CachedDirectory implements Directory {
   readonly source: string;
+  readonly lookupSlice: number | undefined;
   private readonly positiveTtlMs: number;
   private readonly negativeTtlMs: number;
   private readonly staleIfErrorMs: number;
@@ -60,6 +61,7 @@ export class CachedDirectory implements Directory {
     options: CachedDirectoryOptions = {},
   ) {
     this.source = inner.source;
+    this.lookupSlice = inner.lookupSlice;
     this.positiveTtlMs = nonNegative(options.positiveTtlMs ?? 10 * 60_000, 'positiveTtlMs');
     this.negativeTtlMs = nonNegative(options.negativeTtlMs ?? 60_000, 'negativeTtlMs');
     this.staleIfErrorMs = nonNegative(options.staleIfErrorMs ?? 60 * 60_000, 'staleIfErrorMs');

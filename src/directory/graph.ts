@@ -86,6 +86,8 @@ interface Answer {
 
 export class GraphDirectory implements Directory {
   readonly source = 'Microsoft Graph';
+  /** One wave of requests: maxConcurrentRequests $batch requests of 20, or one getByIds request of 1,000. */
+  readonly lookupSlice: number;
   private readonly client: Client;
   private readonly credential: TokenCredential;
   private readonly scopes: string[];
@@ -113,6 +115,7 @@ export class GraphDirectory implements Directory {
     this.now = options.now ?? Date.now;
     this.authorityHost = options.authorityHost;
     this.lookup = options.lookup ?? 'batch';
+    this.lookupSlice = this.lookup === 'getByIds' ? MAX_GET_BY_IDS : this.maxConcurrentRequests * MAX_BATCH_REQUESTS;
     const authentication = new AuthenticationHandler(
       new TokenCredentialAuthenticationProvider(options.credential, { scopes: this.scopes }),
     );

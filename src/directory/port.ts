@@ -7,6 +7,11 @@ export interface Directory {
   /** Named in messages, e.g. `snapshot groups.yaml`. */
   readonly source: string;
   /**
+   * How many groups one lookup should ask about when there are thousands (an audit): what the source answers in one
+   * wave of requests within its deadline. Unset: the audit's default.
+   */
+  readonly lookupSlice?: number;
+  /**
    * Answers for every ID asked; an ID it cannot answer for is `unavailable` with the reason, never an exception.
    * Stops waiting when `signal` aborts.
    */

@@ -406,6 +406,13 @@ Slices('200 groups :: looked up in slices of 80, every answer kept', async () =>
   assert.is(answers.size, 200);
 });
 
+Slices('a directory that answers 1,000 a request (getByIds) :: its lookupSlice, through the cache: 2,500 groups in 3 calls', async () => {
+  const inner = Object.assign(new MemoryDirectory(), { lookupSlice: 1000 });
+  const answers = await auditDirectory(new CachedDirectory(inner), { refresh: true }).lookupGroups(ids(2500));
+  assert.equal(inner.calls.map((call) => call.length), [1000, 1000, 500]);
+  assert.is(answers.size, 2500);
+});
+
 Slices('refresh :: asks the directory behind the cache even for fresh entries; without refresh the cache answers', async () => {
   const inner = new MemoryDirectory();
   const cached = new CachedDirectory(inner);
