@@ -51,8 +51,10 @@ Commands:
            signal, skips the drain. [--shed-lag 1s] While the event loop lags this much, /validate answers 429 at
            once (the API server applies the webhook's failurePolicy) instead of answering too late; 0s never sheds.
   check    Judge manifests offline, as the webhook would: YAML or JSON files, directories, or - for standard input.
-           [--policy FILE] [DIRECTORY OPTIONS] [--output table|json] [--namespace NS] PATH... | -
-           Exit 0: nothing denied; 1: something denied; 2: usage or input error.
+           [--policy FILE] [DIRECTORY OPTIONS] [--output table|json] [--namespace NS] [--require-directory] PATH... | -
+           Exit 0: nothing denied; 1: something denied; 2: usage or input error. Without a directory, groups are
+           not checked and each result says so; --require-directory makes that an error (exit 2), for pipelines
+           that must verify groups.
   audit    Judge every RoleBinding, ClusterRoleBinding, Role and ClusterRole in the cluster, as the webhook would.
            [--policy FILE | --policy-configmap NAMESPACE/NAME] [CLUSTER OPTIONS] [DIRECTORY OPTIONS]
            [--output table|json|sarif|policyreport] [--fail-on deny|warn|never] [--page-size N] [--request-timeout 30s]
@@ -282,6 +284,7 @@ async function checkCommand(args: readonly string[], io: Io): Promise<number> {
       policy: { type: 'string' },
       output: { type: 'string' },
       namespace: { type: 'string' },
+      'require-directory': { type: 'boolean' },
       ...DIRECTORY_OPTIONS,
     },
     true,
@@ -292,7 +295,15 @@ async function checkCommand(args: readonly string[], io: Io): Promise<number> {
   if (output !== 'table' && output !== 'json') throw new UsageError(`--output must be table or json, got "${output}"`);
   const loaded = await loadPolicy(parsed.option('policy'));
   for (const warning of loaded.warnings) io.stderr(`warning: policy ${loaded.source}: ${warning.path}: ${warning.message}\n`);
-  const { directory } = await loadDirectory(loaded.policy, directoryOptions(parsed, io.env));
+  const { directory, description } = await loadDirectory(loaded.policy, directoryOptions(parsed, io.env));
+  if (!directory && parsed.flag('require-directory')) {
+    throw new InvalidInputError(
+      '--require-directory',
+      `groups would not be checked in Microsoft Entra ID (directory ${description}): give --directory FILE (a snapshot ` +
+        'from `entra-rbac-guard directory export`) or Azure credentials (AZURE_CLIENT_ID and AZURE_TENANT_ID with ' +
+        'AZURE_FEDERATED_TOKEN_FILE or AZURE_CLIENT_SECRET), with directory.verify true in the policy',
+    );
+  }
   const objects = await readManifests(parsed.positionals, io.readStdin);
   const outcome = await checkManifests(objects, loaded.policy, directory, parsed.option('namespace') ?? 'default');
   io.stdout(output === 'json' ? jsonReport(outcome) : tableReport(outcome));

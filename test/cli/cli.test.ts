@@ -369,6 +369,23 @@ Errors('input :: invalid YAML in the 2nd document :: exit 2 naming FILE#2, no re
   assert.is(ran.stdout, '', 'no partial report');
 });
 
+Errors('--require-directory with no directory :: exit 2 saying what to give, no report; with a snapshot :: judged', async ({ dir }) => {
+  const path = await file(dir, 'rbac.yaml', COMPLIANT);
+  const env = Object.fromEntries(Object.entries(cleanEnv()).filter(([name]) => !name.startsWith('AZURE_')));
+  const refused = await runCli(['check', '--require-directory', path], env);
+  assert.is(refused.code, 2, refused.stdout + refused.stderr);
+  assert.match(refused.stderr, /\nentra-rbac-guard: --require-directory: groups would not be checked in Microsoft Entra ID \(directory none: no --directory FILE and no Azure credentials/);
+  assert.match(refused.stderr, /give --directory FILE \(a snapshot from `entra-rbac-guard directory export`\) or Azure credentials/);
+  assert.is(refused.stdout, '', 'no report');
+  const verifyOff = await file(dir, 'no-verify.yaml', 'apiVersion: entra-rbac-guard/v1\nkind: Policy\ndirectory: {verify: false}\n');
+  const off = await runCli(['check', '--require-directory', '--policy', verifyOff, path], env);
+  assert.is(off.code, 2);
+  assert.match(off.stderr, /\(directory none: the policy sets directory\.verify to false\)/);
+  const snapshot = join(ROOT, 'examples', 'directory-snapshot.yaml');
+  const judged = await runCli(['check', '--require-directory', '--directory', snapshot, '--policy', join(ROOT, 'examples', 'policy-aks.yaml'), join(ROOT, 'examples', 'rolebinding-compliant.yaml')], env);
+  assert.is(judged.code, 0, judged.stdout + judged.stderr);
+});
+
 Errors('input :: a missing file :: exit 2 naming the file', async ({ dir }) => {
   const path = join(dir, 'does-not-exist.yaml');
   const ran = await run(['check', path]);
