@@ -21,8 +21,10 @@ dist/bin.js: node_modules/.package-lock.json tsconfig.json tsconfig.build.json $
 
 build: dist/bin.js ## Compile TypeScript into dist/
 
-run: build ## Start the webhook on https://127.0.0.1:8443 (embedded policy, self-signed certificate)
-	$(NPM) exec -- node dist/bin.js serve $(ARGS)
+# The example directory snapshot lets the quick start show a known group allowed and an unknown one denied.
+RUN_ARGS ?= --directory examples/directory-snapshot.yaml
+run: build ## Start the webhook on https://127.0.0.1:8443 (embedded policy, self-signed certificate, example directory)
+	$(NPM) exec -- node dist/bin.js serve $(RUN_ARGS) $(ARGS)
 
 test: build ## Run the whole test suite (uvu)
 	$(NPM) test

@@ -2,9 +2,15 @@
  * examples/: the files the README tells users to copy from, judged by the real CLI so that what examples/README.md
  * says of each stays true.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { SnapshotDirectory } from '../../src/directory/snapshot.ts';
+import { buildServer } from '../../src/http/server.ts';
+import { generateSelfSigned } from '../../src/http/tls.ts';
+import { DEFAULT_POLICY } from '../../src/policy/parse.ts';
+import { RECORDED_REVIEWS } from '../helpers.ts';
 import { ROOT, runCli, stopAllCli } from './spawn-cli.ts';
 
 type Json = Record<string, any>;
@@ -46,6 +52,23 @@ examples('policy-aks.yaml :: policy validate :: valid; check with it keeps the t
   const policy = ['--policy', join(EXAMPLES, 'policy-aks.yaml')];
   assert.is((await checkJson('rolebinding-compliant.yaml', ...policy)).code, 0);
   assert.is((await checkJson('rolebinding-denied.yaml', ...policy)).code, 1);
+});
+
+examples('the README quick start :: make run\'s directory and policy :: a known group allowed, an unknown one denied [group-unknown], a user denied', async () => {
+  const app = buildServer({ tls: await generateSelfSigned(), currentPolicy: () => DEFAULT_POLICY, directory: await SnapshotDirectory.fromFile(SNAPSHOT) });
+  const answer = async (file: string) => {
+    const res = await app.inject({ method: 'POST', url: '/validate', headers: { 'content-type': 'application/json' }, payload: readFileSync(file, 'utf8') });
+    assert.is(res.statusCode, 200, res.body);
+    const response = (JSON.parse(res.body) as Json)['response'] as Json;
+    return [response['allowed'], String(response['status']?.['message'] ?? '').match(/\[([a-z-]+)\]/)?.[1]];
+  };
+  try {
+    assert.equal(await answer(join(RECORDED_REVIEWS, '01-CREATE-RoleBinding-payments-viewers.json')), [true, undefined]);
+    assert.equal(await answer(join(EXAMPLES, 'review-unknown-group.json')), [false, 'group-unknown']);
+    assert.equal(await answer(join(RECORDED_REVIEWS, '02-CREATE-RoleBinding-carol-admin.json')), [false, 'user-subject']);
+  } finally {
+    await app.close();
+  }
 });
 
 examples.run();
