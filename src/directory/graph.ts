@@ -88,6 +88,8 @@ export class GraphDirectory implements Directory {
   readonly source = 'Microsoft Graph';
   /** One wave of requests: maxConcurrentRequests $batch requests of 20, or one getByIds request of 1,000. */
   readonly lookupSlice: number;
+  /** IDs one request carries: 20 in a $batch, 1,000 in a getByIds. */
+  private readonly idsPerRequest: number;
   private readonly client: Client;
   private readonly credential: TokenCredential;
   private readonly scopes: string[];
@@ -115,7 +117,8 @@ export class GraphDirectory implements Directory {
     this.now = options.now ?? Date.now;
     this.authorityHost = options.authorityHost;
     this.lookup = options.lookup ?? 'batch';
-    this.lookupSlice = this.lookup === 'getByIds' ? MAX_GET_BY_IDS : this.maxConcurrentRequests * MAX_BATCH_REQUESTS;
+    this.idsPerRequest = this.lookup === 'getByIds' ? MAX_GET_BY_IDS : MAX_BATCH_REQUESTS;
+    this.lookupSlice = this.lookup === 'getByIds' ? this.idsPerRequest : this.maxConcurrentRequests * this.idsPerRequest;
     const authentication = new AuthenticationHandler(
       new TokenCredentialAuthenticationProvider(options.credential, { scopes: this.scopes }),
     );
@@ -138,7 +141,7 @@ export class GraphDirectory implements Directory {
     if (valid.length > 0) {
       const deadline = AbortSignal.timeout(this.deadlineMs);
       const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
-      const chunks = chunk(valid, this.lookup === 'getByIds' ? MAX_GET_BY_IDS : MAX_BATCH_REQUESTS);
+      const chunks = chunk(valid, this.idsPerRequest);
       await forEachLimited(chunks, this.maxConcurrentRequests, async (ids) => {
         let chunkAnswers: Map<string, Answer>;
         try {

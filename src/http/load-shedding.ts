@@ -44,10 +44,13 @@ export function shouldShed(lagMs: number, maxLagMs: number, timeoutMs = Infinity
 }
 
 /** The shed answer's message: what happened, why it is safe to retry, and what an operator can change. */
-export function shedMessage(lagMs: number, maxLagMs: number): string {
+export function shedMessage(lagMs: number, maxLagMs: number, timeoutMs = Infinity): string {
+  const limitMs = shedLagFor(maxLagMs, timeoutMs);
+  const knob =
+    limitMs < maxLagMs ? `raise the webhook's timeoutSeconds (the limit is a third of this review's ${timeoutMs / 1000} s timeout)` : 'raise --shed-lag';
   return (
-    `entra-rbac-guard is overloaded (event-loop lag ${Math.round(lagMs)} ms, limit ${maxLagMs} ms) and did not judge this review; ` +
-    'retry the request. If this persists, add webhook replicas or CPU, or raise --shed-lag'
+    `entra-rbac-guard is overloaded (event-loop lag ${Math.round(lagMs)} ms, limit ${Math.round(limitMs)} ms) and did not judge this review; ` +
+    `retry the request. If this persists, add webhook replicas or CPU, or ${knob}`
   );
 }
 
@@ -57,8 +60,8 @@ export function shedMessage(lagMs: number, maxLagMs: number): string {
  * every other error of the webhook. No Retry-After header: with one, the API server's client would sleep and retry
  * inside the webhook timeout, which is the slow answer shedding exists to avoid.
  */
-export function shedBody(lagMs: number, maxLagMs: number): Record<string, unknown> {
-  return unjudgedStatus(429, shedMessage(lagMs, maxLagMs));
+export function shedBody(lagMs: number, maxLagMs: number, timeoutMs = Infinity): Record<string, unknown> {
+  return unjudgedStatus(429, shedMessage(lagMs, maxLagMs, timeoutMs));
 }
 
 /** Samples event-loop lag on an unref'd timer; `lagMs` is the lag to act on (see nextLag). */
@@ -115,10 +118,12 @@ export function addLoadShedding(app: FastifyInstance, options: LoadSheddingOptio
   // A callback hook, not an async one: it runs for every review, and a promise per review costs more than the check.
   // Answering from it means calling reply.send() and not done().
   const bodyLimitBytes = app.initialConfig.bodyLimit ?? Infinity;
+  // Below this lag no review is shed, whatever its timeout (the API server's shortest is 1 s).
+  const lowestLimitMs = shedLagFor(options.maxLagMs, MIN_TIMEOUT_MS);
   app.addHook('onRequest', (request, reply, done) => {
     const lagMs = lag.lagMs;
     // The usual case first: no overload, nothing to log. request.routeOptions builds an object on every read.
-    if (lagMs < shedLagFor(options.maxLagMs, MIN_TIMEOUT_MS) && !shedding) return done();
+    if (lagMs < lowestLimitMs && !shedding) return done();
     if (request.method !== 'POST' || request.routeOptions.url !== '/validate') return done();
     if (options.largeBodyBytes !== undefined && bytesToReserve(request.headers, options.largeBodyBytes, bodyLimitBytes) > 0) return done();
     const timeoutMs = webhookTimeoutMs(timeoutOf(request.query));
@@ -131,7 +136,7 @@ export function addLoadShedding(app: FastifyInstance, options: LoadSheddingOptio
     if (!shed) return done();
     shedInEpisode += 1;
     options.shed?.inc({ reason: 'event_loop_lag' });
-    reply.code(429).type('application/json').send(shedBody(lagMs, shedLagFor(options.maxLagMs, timeoutMs)));
+    reply.code(429).type('application/json').send(shedBody(lagMs, options.maxLagMs, timeoutMs));
   });
   app.addHook('onClose', async () => own?.stop());
 }

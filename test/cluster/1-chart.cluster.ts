@@ -183,7 +183,7 @@ Chart('every pod gone (scaled to 0) :: RBAC creates fail, deletes work; the READ
   const refused = await eventually('the API server to find no endpoint', async () => {
     const result = await createRoleBinding('while-down', `--group=${GROUP_ID}`);
     return result.code !== 0 ? result : undefined;
-  });
+  }, 30_000);
   assert.ok(refused.stderr.includes(`failed calling webhook "${WEBHOOK_NAME}"`), show(refused));
   expectOk(await kubectl(['delete', 'rolebinding', 'to-delete', `--namespace=${TEAM_NAMESPACE}`]), 'DELETE of a binding with the webhook down');
   // The README's recovery, as written there.

@@ -24,7 +24,7 @@ await app.listen({ host: '0.0.0.0', port: 8443 });
 process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
 `;
 
-async function bareManifests(): Promise<string> {
+async function bareManifests(): Promise<{ items: unknown[]; caBundle: string }> {
   const ca = await generateCa(`${BARE}-ca`);
   const dns = `${BARE}.${NAMESPACE}.svc`;
   const pair = await issueServerCertificate(ca, [dns]);
@@ -73,7 +73,7 @@ async function bareManifests(): Promise<string> {
     },
     { apiVersion: 'v1', kind: 'Service', metadata: { name: BARE, namespace: NAMESPACE }, spec: { selector: labels, ports: [{ name: 'https', port: 443, targetPort: 'https' }] } },
   ];
-  return JSON.stringify({ items, caBundle: Buffer.from(ca.cert).toString('base64') });
+  return { items, caBundle: Buffer.from(ca.cert).toString('base64') };
 }
 
 /** The chart's webhook configuration (same rules, selectors, timeout, failurePolicy), pointed at the bare server. */
@@ -107,7 +107,7 @@ Latency('p50/p99 of kubectl create rolebinding :: none, bare allow-all, ours (ch
   await rolledOut();
   const ours = summary(await createTimes('ours'));
 
-  const bare = JSON.parse(await bareManifests()) as { items: unknown[]; caBundle: string };
+  const bare = await bareManifests();
   const bareWebhook = await bareWebhookConfiguration(bare.caBundle);
   expectOk(await kubectl(['delete', 'validatingwebhookconfiguration', FULLNAME]), 'remove our webhook');
   let none: { p50: number; p99: number };

@@ -8,11 +8,10 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as assert from 'uvu/assert';
 import { KubeConfig, RbacAuthorizationV1Api, type V1RoleBinding } from '@kubernetes/client-node';
-import { expectDeniedByWebhook, expectOk, type CommandResult } from '../e2e/expect.ts';
+import { eventually, expectDeniedByWebhook, expectOk, type CommandResult } from '../e2e/expect.ts';
 
-export { expectOk };
+export { eventually, expectOk };
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CHART = join(REPO_ROOT, 'charts', 'entra-rbac-guard');
@@ -114,17 +113,6 @@ export async function webhookPods(): Promise<WebhookPod[]> {
       deleting: Boolean(pod.metadata.deletionTimestamp),
     };
   });
-}
-
-/** Polls `check` every 250 ms until it gives a value; fails after `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) assert.unreachable(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 /** The real Kubernetes client, for load that kubectl processes would make too heavy for 2 cores. */
