@@ -55,6 +55,11 @@ export interface LoadedDirectory {
   readonly directory: Directory | undefined;
   /** For the startup log: where group facts come from, and with which identity (never a secret). */
   readonly description: string;
+  /**
+   * Set when the policy verifies groups and nothing can answer (no snapshot, no credentials): what is missing, naming
+   * the variables. `serve` then treats the directory as unavailable; `check` and `audit` note the groups unchecked.
+   */
+  readonly missing?: string;
 }
 
 /**
@@ -78,11 +83,8 @@ export async function loadDirectory(policy: Policy, options: DirectoryOptions): 
     options.env,
   );
   if (!chosen) {
-    return {
-      directory: undefined,
-      description:
-        'none: no --directory FILE and no Azure credentials (AZURE_CLIENT_ID, AZURE_TENANT_ID with AZURE_FEDERATED_TOKEN_FILE or AZURE_CLIENT_SECRET)',
-    };
+    const missing = missingCredentials(options.env);
+    return { directory: undefined, description: `none: ${missing}`, missing };
   }
   const breaker = new CircuitBreaker({
     onStateChange: (state, reason) => {
@@ -112,6 +114,16 @@ export async function loadDirectory(policy: Policy, options: DirectoryOptions): 
       policy.directory.lookup === 'getByIds' ? 'directoryObjects/getByIds; needs Directory.Read.All' : 'GET /groups/{id} and $batch; needs GroupMember.Read.All'
     }) as ${chosen.description}`,
   };
+}
+
+/** That no snapshot was given, and which of the variables a credential needs to set. */
+function missingCredentials(env: NodeJS.ProcessEnv): string {
+  const unset = [
+    ...['AZURE_TENANT_ID', 'AZURE_CLIENT_ID'].filter((name) => !env[name]?.trim()),
+    'AZURE_FEDERATED_TOKEN_FILE or AZURE_CLIENT_SECRET',
+  ];
+  const names = unset.length > 1 ? `${unset.slice(0, -1).join(', ')} and ${unset.at(-1)}` : unset[0];
+  return `neither --directory FILE nor Azure credentials are given; to use Microsoft Graph, set ${names}`;
 }
 
 /** `90s`, `10m`, `1h`, `500ms` → milliseconds; undefined when not given. */

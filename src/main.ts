@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { loadDirectory, loadPolicy, type DirectoryOptions } from './config.ts';
+import { loadPolicy, type DirectoryOptions } from './config.ts';
 import { Drain, gracefulShutdown } from './http/drain.ts';
 import { gateValidateUntilPolicy, type Readiness } from './http/health-route.ts';
 import { buildServer, type WebhookServer } from './http/server.ts';
@@ -17,6 +17,7 @@ import type { StoreLog, WatchOptions } from './kube/policy-store.ts';
 import type { RoleFactsHandle, RoleFactsOptions } from './kube/role-cache.ts';
 import type { Policy } from './policy/model.ts';
 import { DEFAULT_POLICY, formatProblems } from './policy/parse.ts';
+import { serveDirectory } from './serve-directory.ts';
 import { loggerOptions } from './telemetry/logger.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
 
@@ -48,7 +49,9 @@ export interface ServeOptions {
 
 /** The composition root of `serve`: reads configuration once, wires the server, handles SIGTERM. */
 export async function serve(options: ServeOptions): Promise<void> {
-  const metrics = createMetrics(new Registry(), { processMetrics: true });
+  // Read at each scrape; set once the directory is known.
+  let directoryProblem: () => string | undefined = () => undefined;
+  const metrics = createMetrics(new Registry(), { processMetrics: true, directoryProblem: () => directoryProblem() });
   // The logger exists once the server does; until then nothing can change state.
   let log: WebhookServer['log'] | undefined;
   const storeLog: StoreLog = {
@@ -59,10 +62,17 @@ export async function serve(options: ServeOptions): Promise<void> {
   // Everything that can be wrong in the configuration (kubeconfig, context, policy file) fails here, before listening.
   const cluster = await clusterFor(options);
   const source = await policySource(options, cluster, metrics, storeLog);
-  const { directory, description } = await loadDirectory(source.policyForDirectory, {
-    ...options.directory(metrics),
-    onDirectoryStateChange: directoryStateLog(() => log),
-  });
+  const served = await serveDirectory(
+    source.policyForDirectory,
+    { ...options.directory(metrics), onDirectoryStateChange: directoryStateLog(() => log) },
+    {
+      policyVerifies: () => source.unavailable() === undefined && source.current().directory.verify,
+      policyOnError: () => (source.unavailable() === undefined ? source.current() : source.policyForDirectory).directory.onError,
+      log: () => log,
+    },
+  );
+  directoryProblem = served.problem;
+  const { directory, description } = served;
   const roles = await roleFactsFor(cluster, (level, message, fields) => log?.[level](fields, message));
   const { pair, generated } = await certificate(options);
   const drain = new Drain();
@@ -74,8 +84,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     metrics,
     readiness: () => {
       const base = source.readiness();
-      // Shown, not gated: until the first listing, bindings are judged on role names and their decisions say so.
-      return roles ? { ready: base.ready, detail: { ...base.detail, roles: roles.status() } } : base;
+      // Shown, not gated: until the first listing, bindings are judged on role names and their decisions say so. Nor is
+      // a missing directory: not ready would take every pod out of the Service and fail every RBAC write by the
+      // webhook's failurePolicy; served, each review naming a group follows the policy's own directory.onError.
+      const detail = { ...base.detail, directory: served.readiness() };
+      return { ready: base.ready, detail: roles ? { ...detail, roles: roles.status() } : detail };
     },
     logger: loggerOptions(options.logLevel),
     drain,
@@ -96,6 +109,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     for (const cleanup of cleanups) await cleanup();
   });
   cleanups.push(await source.start());
+  served.reportNow();
   if (roles) cleanups.push(() => roles.stop());
   // First in the list: the audit stops before the role cache it reads.
   if (options.audit && cluster && roles) cleanups.unshift(await startAudit(options.audit, { cluster, roles, source, directory, metrics, log }));

@@ -8,7 +8,8 @@ import type { Binding, RbacRole, RoleKind } from '../admission/types.ts';
 export type GroupFact =
   | { readonly state: 'found'; readonly displayName: string; readonly securityEnabled: boolean; readonly stale?: { readonly reason: string } }
   | { readonly state: 'not-found' }
-  | { readonly state: 'unavailable'; readonly reason: string };
+  /** `remedy`: what to do, when it is not "retry" (a directory that is not configured at all). */
+  | { readonly state: 'unavailable'; readonly reason: string; readonly remedy?: string };
 
 export interface DirectoryFacts {
   /** Where the answers came from (`snapshot groups.yaml`, `Microsoft Graph`), or undefined when no directory is configured. */

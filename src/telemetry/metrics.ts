@@ -31,13 +31,21 @@ export interface Metrics {
   readonly directoryCacheEntries: Gauge;
   /** 0 closed, 1 open, 2 half-open. */
   readonly directoryCircuitState: Gauge;
+  /** 0 while the policy in force verifies groups and nothing can answer (no credentials, no snapshot); else 1. */
+  readonly directoryConfigured: Gauge;
 }
 
 export type DirectoryLookupOutcome = 'hit' | 'stale' | 'miss' | 'error' | 'throttled';
 
 const PREFIX = 'entra_rbac_guard_';
 
-export function createMetrics(registry: Registry = new Registry(), options: { readonly processMetrics?: boolean } = {}): Metrics {
+export interface MetricsOptions {
+  readonly processMetrics?: boolean;
+  /** Read at each scrape: why groups cannot be verified now, or undefined (the directory_configured gauge). */
+  readonly directoryProblem?: () => string | undefined;
+}
+
+export function createMetrics(registry: Registry = new Registry(), options: MetricsOptions = {}): Metrics {
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: PREFIX });
   const registers = [registry];
   return {
@@ -72,6 +80,14 @@ export function createMetrics(registry: Registry = new Registry(), options: { re
     }),
     directoryCacheEntries: new Gauge({ name: `${PREFIX}directory_cache_entries`, help: 'Groups held in the directory cache.', registers }),
     directoryCircuitState: new Gauge({ name: `${PREFIX}directory_circuit_state`, help: 'Circuit breaker in front of Microsoft Graph: 0 closed, 1 open, 2 half-open.', registers }),
+    directoryConfigured: new Gauge({
+      name: `${PREFIX}directory_configured`,
+      help: 'Whether groups can be verified: 0 while the policy verifies groups and no directory is configured (reviews naming a group then follow directory.onError), else 1.',
+      registers,
+      collect() {
+        this.set(options.directoryProblem?.() === undefined ? 1 : 0);
+      },
+    }),
   };
 }
 

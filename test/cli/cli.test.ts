@@ -374,7 +374,7 @@ Errors('--require-directory with no directory :: exit 2 saying what to give, no 
   const env = Object.fromEntries(Object.entries(cleanEnv()).filter(([name]) => !name.startsWith('AZURE_')));
   const refused = await runCli(['check', '--require-directory', path], env);
   assert.is(refused.code, 2, refused.stdout + refused.stderr);
-  assert.match(refused.stderr, /\nentra-rbac-guard: --require-directory: groups would not be checked in Microsoft Entra ID \(directory none: no --directory FILE and no Azure credentials/);
+  assert.match(refused.stderr, /\nentra-rbac-guard: --require-directory: groups would not be checked in Microsoft Entra ID \(directory none: neither --directory FILE nor Azure credentials are given/);
   assert.match(refused.stderr, /give --directory FILE \(a snapshot from `entra-rbac-guard directory export`\) or Azure credentials/);
   assert.is(refused.stdout, '', 'no report');
   const verifyOff = await file(dir, 'no-verify.yaml', 'apiVersion: entra-rbac-guard/v1\nkind: Policy\ndirectory: {verify: false}\n');

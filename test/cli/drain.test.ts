@@ -5,49 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
-import { dirname } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RECORDED_REVIEWS } from '../helpers.ts';
-import { runCli, startCli, stopCli, type Started } from './spawn-cli.ts';
+import { call, logLines, runCli, servingAt, startCli, stopCli, waitForLine } from './spawn-cli.ts';
 
 const REVIEW = readFileSync(`${RECORDED_REVIEWS}02-CREATE-RoleBinding-carol-admin.json`, 'utf8');
-
-type LogLine = Record<string, unknown> & { readonly msg?: string };
-
-function logLines(started: Started): LogLine[] {
-  return started
-    .stdout()
-    .split('\n')
-    .filter((text) => text.startsWith('{'))
-    .map((text) => JSON.parse(text) as LogLine);
-}
-
-async function waitForLine(started: Started, match: (line: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const line = logLines(started).find(match);
-    if (line) return line;
-    if (started.child.exitCode !== null || Date.now() > deadline) {
-      assert.unreachable(`no such log line.\nstdout: ${started.stdout()}\nstderr: ${started.stderr()}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-function call(url: string, ca: string, method: string, body?: string): Promise<{ status: number; connection: string | undefined; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { method, ca, agent: false, timeout: 5000, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 const Serve = suite('serve :: SIGTERM drain');
 
@@ -55,11 +18,9 @@ Serve('SIGTERM :: /readyz 503 at once, reviews answered with Connection: close d
   const started = startCli(['serve', '--port', '0', '--drain-period', '3s', '--log-level', 'info'], { ...process.env });
   let caDir: string | undefined;
   try {
-    const serving = await waitForLine(started, (line) => line.msg === 'entra-rbac-guard is serving');
-    const caPath = String((await waitForLine(started, (line) => typeof line['caCertificate'] === 'string'))['caCertificate']);
-    caDir = dirname(caPath);
-    const ca = readFileSync(caPath, 'utf8');
-    const validate = String(serving['url']);
+    const serving = await servingAt(started);
+    caDir = serving.caDir;
+    const { ca, validate } = serving;
     const readyz = validate.replace(/\/validate$/, '/readyz');
     assert.is((await call(readyz, ca, 'GET')).status, 200);
 

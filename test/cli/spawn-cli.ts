@@ -3,6 +3,9 @@
  * Node.js 24. Every child is tracked and killed when the test process exits, even after a failed test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { dirname } from 'node:path';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
@@ -83,4 +86,48 @@ export async function stopAllCli(): Promise<void> {
       return closed;
     }),
   );
+}
+
+export type LogLine = Record<string, unknown> & { readonly msg?: string };
+
+/** The JSON log lines `serve` printed so far. */
+export function logLines(started: Started): LogLine[] {
+  return started
+    .stdout()
+    .split('\n')
+    .filter((text) => text.startsWith('{'))
+    .map((text) => JSON.parse(text) as LogLine);
+}
+
+export async function waitForLine(started: Started, match: (line: LogLine) => boolean, timeoutMs = 20_000): Promise<LogLine> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const line = logLines(started).find(match);
+    if (line) return line;
+    if (started.child.exitCode !== null || Date.now() > deadline) {
+      assert.unreachable(`no such log line.\nstdout: ${started.stdout()}\nstderr: ${started.stderr()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** One HTTPS request to `serve`, trusting its self-signed CA; fails after 5 s. */
+export function call(url: string, ca: string, method: string, body?: string): Promise<{ status: number; connection: string | undefined; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url, { method, ca, agent: false, timeout: 5000, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 5 s')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Where a started `serve` listens, with the CA of its self-signed certificate (in `caDir`, to remove afterwards). */
+export async function servingAt(started: Started): Promise<{ validate: string; ca: string; caDir: string }> {
+  const serving = await waitForLine(started, (line) => line.msg === 'entra-rbac-guard is serving');
+  const caPath = String((await waitForLine(started, (line) => typeof line['caCertificate'] === 'string'))['caCertificate']);
+  return { validate: String(serving['url']), ca: readFileSync(caPath, 'utf8'), caDir: dirname(caPath) };
 }

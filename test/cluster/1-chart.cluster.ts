@@ -100,7 +100,43 @@ Chart('kubectl create rolebinding --user :: denied through the Service with our 
   expectDeniedBy(await createRoleBinding('everyone', '--group=system:authenticated'), 'broad-group');
 });
 
-Chart('a compliant binding to an Entra group :: allowed', async () => {
+Chart('no Azure identity, the policy verifies groups (the chart\'s default) :: a group binding is denied naming what to set; NOTES, /readyz, /metrics and one log line say so', async () => {
+  const ca = await servingCa();
+  try {
+    const installed = await installChart('--set', 'policy.directory.verify=true');
+    assert.match(installed.stdout, /NOTE: no Azure identity is configured[\s\S]*every binding of a group follows directory\.onError \(deny\)/);
+    const denied = await eventually('the verifying policy to reach the pods', async () => {
+      const result = await createRoleBinding('unverifiable', `--group=${GROUP_ID}`, '--dry-run=server');
+      return result.code !== 0 ? result : undefined;
+    }, 30_000);
+    expectDeniedBy(denied, 'directory-unavailable', 'set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_FEDERATED_TOKEN_FILE or AZURE_CLIENT_SECRET', 'directory.verify: false');
+    expectDeniedBy(await createRoleBinding('unverifiable', `--group=${GROUP_ID}`, '--dry-run=server'), 'directory-unavailable');
+    const pods = await webhookPods();
+    for (const pod of pods) {
+      const ready = await podGet(pod.ip, '/readyz', ca);
+      assert.is(ready.status, 200, `${pod.name} stays ready: the policy's directory.onError decides`);
+      assert.is(JSON.parse(ready.body)['directory']['state'], 'not configured', ready.body);
+    }
+    const metrics = expectOk(await kubectl(['get', '--raw', `/api/v1/namespaces/${NAMESPACE}/services/https:${FULLNAME}:443/proxy/metrics`]), 'metrics');
+    assert.match(metrics.stdout, /^entra_rbac_guard_directory_configured 0$/m);
+    let said = 0;
+    for (const pod of pods) {
+      const logs = expectOk(await kubectl(['logs', pod.name, '-n', NAMESPACE]), `logs of ${pod.name}`).stdout;
+      const lines = logs.split('\n').filter((line) => line.includes('"msg":"groups cannot be verified in Microsoft Entra ID'));
+      assert.ok(lines.length <= 1, `${pod.name} said it more than once:\n${lines.join('\n')}`);
+      said += lines.length;
+    }
+    assert.ok(said >= 1, 'a pod that met the problem logged it');
+  } finally {
+    await installChart();
+  }
+  await eventually('directory.verify: false to reach every pod', async () => {
+    const seen = await Promise.all((await webhookPods()).map(async (pod) => JSON.parse((await podGet(pod.ip, '/readyz', ca)).body)['directory']['state'] as string));
+    return seen.every((state) => state === 'not used') ? seen : undefined;
+  }, 30_000);
+});
+
+Chart('a compliant binding to an Entra group, directory.verify: false :: allowed', async () => {
   try {
     const created = expectOk(await createRoleBinding('payments-devs', `--group=${GROUP_ID}`), 'a compliant binding');
     assert.match(created.stdout, /rolebinding\.rbac\.authorization\.k8s\.io\/payments-devs created/);

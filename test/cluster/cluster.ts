@@ -70,8 +70,12 @@ export function expectDeniedBy(result: CommandResult, rule: string, ...texts: st
   expectDeniedByWebhook(WEBHOOK_NAME, result, rule, ...texts);
 }
 
-/** The values every install starts from: the chart's defaults plus the admin group, as a user's values file has. */
-export const BASE_VALUES = ['--set', `policy.adminGroups[0]=${ADMIN_GROUP_ID}`];
+/**
+ * The values every install starts from: the chart's defaults plus the admin group, as a user's values file has, and
+ * `directory.verify: false`, because this cluster has no Entra ID to verify groups in: with it on and no identity,
+ * every group binding is denied (ADR 0009; 1-chart tests exactly that).
+ */
+export const BASE_VALUES = ['--set', `policy.adminGroups[0]=${ADMIN_GROUP_ID}`, '--set', 'policy.directory.verify=false'];
 
 /**
  * `helm upgrade --install` as docs/install-aks.md runs it (`--wait`), with the given extra values; the image is the

@@ -43,6 +43,7 @@ const Audit = e2eSuite<Context>('e2e: continuous audit in serve, on kube-apiserv
   await withEnvironment(azureEnvironment(fakes), () =>
     harness.restartWebhook({
       args: ['--policy', policy, '--kubeconfig', harness.kubeconfig, '--graph-endpoint', fakes.graph.endpoint, '--audit-interval', `${INTERVAL_MS}ms`, '--audit-write-reports'],
+      directory: false,
     }),
   );
     return 'Graph fake, etcd, kube-apiserver and the auditing webhook up';

@@ -85,7 +85,19 @@ export interface WebhookStart {
    * answers reviews 503: the start then waits only for its "serving" log line and the webhook configuration update.
    */
   readonly waitForReviews?: boolean;
+  /**
+   * The directory snapshot (`--directory`) the webhook verifies groups in: by default the harness's, which knows
+   * E2E_GROUPS (a webhook with no directory denies every group binding, ADR 0009). False: none, for a webhook that
+   * is to find no directory, or Microsoft Graph through the environment. Ignored when `args` has `--directory`.
+   */
+  readonly directory?: false;
 }
+
+/** The groups of the harness's directory snapshot: the ones the e2e suites bind. */
+export const E2E_GROUPS = [
+  { id: '5d2c7b1a-3e4f-4a5b-9c6d-7e8f9a0b1c2d', displayName: 'Payments Developers', securityEnabled: true },
+  { id: '0b7e1d2c-4a5f-4e3d-8c9b-1a2b3c4d5e6f', displayName: 'AKS Platform Admins', securityEnabled: true },
+] as const;
 
 export interface HarnessOptions {
   /** The policy file the webhook starts with. */
@@ -467,7 +479,8 @@ class RunningHarness implements Harness {
   }
 
   private async startWebhook(start: string | WebhookStart): Promise<void> {
-    const { args, waitForReviews = true } = typeof start === 'string' ? { args: ['--policy', start] } : start;
+    const { args, waitForReviews = true, directory } = typeof start === 'string' ? { args: ['--policy', start], directory: undefined } : start;
+    const directoryArgs = directory === false || args.includes('--directory') ? [] : ['--directory', this.snapshot()];
     const index = ++this.webhookStarts;
     // serve writes the CA of its self-signed certificate under os.tmpdir(): keep it inside our temp dir.
     const webhookTmp = join(this.dir, `webhook-${index}`);
@@ -476,7 +489,7 @@ class RunningHarness implements Harness {
     const logFd = openSync(log, 'a');
     const child = spawn(
       this.tools.node,
-      [this.tools.webhookEntry, 'serve', '--port', '0', '--host', '127.0.0.1', ...args],
+      [this.tools.webhookEntry, 'serve', '--port', '0', '--host', '127.0.0.1', ...directoryArgs, ...args],
       { cwd: REPO_ROOT, env: { ...process.env, TMPDIR: webhookTmp }, stdio: ['ignore', 'pipe', logFd] },
     );
     closeSync(logFd);
@@ -504,6 +517,13 @@ class RunningHarness implements Harness {
     this.webhook = { process: child, lines, exited, url, caBundle };
     await this.pointWebhookAt(url, caBundle);
     if (waitForReviews) await this.waitUntilWebhookAnswers();
+  }
+
+  /** Writes the harness's directory snapshot once; returns its path. */
+  private snapshot(): string {
+    const file = join(this.dir, 'e2e-groups.yaml');
+    if (!existsSync(file)) writeFileSync(file, JSON.stringify({ groups: E2E_GROUPS }));
+    return file;
   }
 
   private async stopWebhook(signal: NodeJS.Signals): Promise<void> {

@@ -17,7 +17,8 @@ export const directoryUnavailable: Rule = {
               subject,
               message:
                 `${describeBinding(binding)} binds Group "${subject.name}" [directory-unavailable]: ` +
-                `could not check the group in Microsoft Entra ID (${fact.reason}); retry shortly, or ask the platform team to check the webhook's directory access`,
+                `could not check the group in Microsoft Entra ID (${fact.reason}); ` +
+                (fact.remedy ?? "retry shortly, or ask the platform team to check the webhook's directory access"),
             },
           ];
         }),
