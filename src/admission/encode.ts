@@ -1,4 +1,5 @@
 import type { Decision, Violation } from '../policy/decision.ts';
+import { describeEntry } from '../policy/time-boxed.ts';
 import type { AdmissionResponse, AdmissionReviewResponse } from './types.ts';
 
 /** The API server drops a warning longer than this, and keeps at most WARNINGS_TOTAL_BYTES of them all. */
@@ -49,13 +50,15 @@ export function fitWarnings(texts: readonly string[]): string[] {
 /** Keys become `<webhook name>/<key>`: rule IDs are valid qualified names. */
 function annotationsFor(decision: Decision): Record<string, string> | undefined {
   const stale = decision.staleGroups ?? [];
-  if (decision.violations.length === 0 && stale.length === 0) return undefined;
+  const breakGlass = decision.timeBoxedExemptions ?? [];
+  if (decision.violations.length === 0 && stale.length === 0 && breakGlass.length === 0) return undefined;
   const annotations: Record<string, string> = {
     decision: decision.allowed ? (decision.violations.length > 0 ? 'allowed-with-violations' : 'allowed') : 'denied',
   };
   if (stale.length > 0) {
     annotations['directory-stale'] = truncate(stale.map(({ id, reason }) => `${id}: ${reason}`).join(' | '), ANNOTATION_MAX_CHARS);
   }
+  if (breakGlass.length > 0) annotations['break-glass'] = truncate(breakGlass.map(describeEntry).join(' | '), ANNOTATION_MAX_CHARS);
   for (const violation of decision.violations) {
     const entry = `${violation.action}: ${violation.message}`;
     const previous = annotations[violation.rule];

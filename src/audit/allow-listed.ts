@@ -1,13 +1,17 @@
 import type { Binding } from '../admission/types.ts';
 import type { Policy } from '../policy/model.ts';
-import { describeSubject, isAllowListed, isUser, sameSubject, subjectRef } from '../policy/subjects.ts';
+import type { Decision } from '../policy/decision.ts';
+import { describeSubject, isAllowListed, isUser, sameSubject, subjectKey, subjectRef } from '../policy/subjects.ts';
 
 /**
  * The subjects of a binding that pass only because a policy allow-list names them, each with the list: an audit shows
  * them as exempt rather than as silently compliant (`User "break-glass" (allow.users)`).
  */
-export function allowListedSubjects(binding: Binding, policy: Policy): string[] {
+export function allowListedSubjects(binding: Binding, policy: Policy, decision: Decision): string[] {
+  // A subject still in violation is not permitted, whatever a list says: its break-glass entry has expired.
+  const inViolation = new Set(decision.violations.map((violation) => subjectKey(violation.subject)));
   return binding.subjects.flatMap((subject) => {
+    if (inViolation.has(subjectKey(subjectRef(subject)))) return [];
     const lists = [
       isAllowListed(subject, policy) && (isUser(subject) ? 'allow.users' : 'allow.groups'),
       policy.allow.clusterAdminSubjects.some((allowed) => sameSubject(allowed, subjectRef(subject))) && 'allow.clusterAdminSubjects',

@@ -50,6 +50,8 @@ export interface AuditSummary {
   readonly exempt: ReadonlyMap<string, number>;
   /** By `rule`, `namespace` and `action`. */
   readonly violations: readonly { readonly rule: string; readonly namespace: string; readonly action: string; readonly count: number }[];
+  /** Of those, the violations a break-glass entry would exempt had it not expired: grants that outlived their window. */
+  readonly expiredExemptions: readonly { readonly rule: string; readonly namespace: string; readonly count: number }[];
 }
 
 export type RoundOutcome =
@@ -168,7 +170,7 @@ export class ContinuousAudit {
     const timeoutMs = this.options.roundTimeoutMs ?? Math.max(this.options.intervalMs, MIN_ROUND_TIMEOUT_MS);
     const timeout = AbortSignal.timeout(timeoutMs);
     const deadline = AbortSignal.any([timeout, this.stopping.signal]);
-    const checked = await judgeRbac(entries, policy, directory, { rolesSource: ROLE_CACHE_SOURCE, complete: true, deadline });
+    const checked = await judgeRbac(entries, policy, directory, { rolesSource: ROLE_CACHE_SOURCE, complete: true, deadline, now: this.now() });
     // Facts cut short by the deadline would read as "directory unavailable" for every group: not a finding.
     if (timeout.aborted) return { result: 'failed', reason: `the directory lookups did not finish within ${timeoutMs < 1000 ? `${timeoutMs} ms` : `${Math.round(timeoutMs / 1000)} s`}` };
     return { result: 'ok', summary: summarize(checked), checked, groups };
@@ -188,23 +190,31 @@ export function summarize(checked: readonly CheckedObject[]): AuditSummary {
   const objects = new Map<string, number>();
   const exempt = new Map<string, number>();
   const violations = new Map<string, { rule: string; namespace: string; action: string; count: number }>();
+  const expired = new Map<string, { rule: string; namespace: string; count: number }>();
   for (const { object, decision } of checked) {
     objects.set(object.kind, (objects.get(object.kind) ?? 0) + 1);
     if (decision.violations.length === 0 && decision.exemption) exempt.set(object.kind, (exempt.get(object.kind) ?? 0) + 1);
-    for (const { rule, action } of decision.violations) {
+    for (const { rule, action, expiredExemption } of decision.violations) {
       const key = `${rule}\u0000${object.namespace}\u0000${action}`;
       const entry = violations.get(key) ?? { rule, namespace: object.namespace, action, count: 0 };
       entry.count += 1;
       violations.set(key, entry);
+      if (!expiredExemption) continue;
+      const lapsedKey = `${rule}\u0000${object.namespace}`;
+      const lapsedEntry = expired.get(lapsedKey) ?? { rule, namespace: object.namespace, count: 0 };
+      lapsedEntry.count += 1;
+      expired.set(lapsedKey, lapsedEntry);
     }
   }
-  return { objects, exempt, violations: [...violations.values()] };
+  return { objects, exempt, violations: [...violations.values()], expiredExemptions: [...expired.values()] };
 }
 
 /** Replaces the gauges with the round's figures in one synchronous step: a scrape never sees half of a round. */
 function publish(metrics: AuditMetrics, summary: AuditSummary, groups: number, seconds: number, nowMs: number): void {
   metrics.violations.reset();
   for (const { rule, namespace, action, count } of summary.violations) metrics.violations.set({ rule, namespace, action }, count);
+  metrics.expiredExemptions.reset();
+  for (const { rule, namespace, count } of summary.expiredExemptions) metrics.expiredExemptions.set({ rule, namespace }, count);
   metrics.objects.reset();
   for (const [kind, count] of summary.objects) metrics.objects.set({ kind }, count);
   metrics.exemptObjects.reset();

@@ -42,6 +42,8 @@ export interface JudgeOptions {
   readonly complete: boolean;
   /** Bounds the directory lookups (one batched lookup of every distinct group of every entry). */
   readonly deadline?: AbortSignal;
+  /** The time the entries are judged at (ms since the epoch), for allow-list entries that expire; default now. */
+  readonly now?: number;
 }
 
 /**
@@ -71,9 +73,10 @@ export async function judgeRbac(
   const groupIds = [...new Set(needs.flatMap((need) => need.groupIds))];
   const directoryFacts = await gatherFacts({ groupIds }, directory, options.deadline);
   const haveRoles = filled.length > 0;
+  const now = options.now ?? Date.now();
   return resolved.map((entry, index) => {
     const roles = haveRoles ? roleIndex.factsFor(needs[index]!, options.rolesSource, options.complete) : UNKNOWN_ROLES;
-    const facts: Facts = { ...directoryFacts, roles: 'role' in entry ? roleFactsForRole(roles, declared, options.complete) : roles };
+    const facts: Facts = { ...directoryFacts, roles: 'role' in entry ? roleFactsForRole(roles, declared, options.complete) : roles, now };
     const decision = evaluate(reviews[index]!, policy, facts);
     return 'role' in entry
       ? { source: entry.source, object: refOf(entry.role), role: entry.role, decision }

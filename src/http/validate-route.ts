@@ -39,7 +39,9 @@ export async function validateRoute(app: FastifyInstance, { currentPolicy, direc
     const directoryFacts =
       knownFacts(needs, directory) ?? (await gatherFacts(needs, directory, () => AbortSignal.timeout(lookupDeadlineMs(request.query.timeout))));
     // Role facts come from memory (the informer cache): no call, no wait.
-    const facts = roles ? { ...directoryFacts, roles: roles.factsFor(needs) } : directoryFacts;
+    const withRoles = roles ? { ...directoryFacts, roles: roles.factsFor(needs) } : directoryFacts;
+    // The clock only matters to a policy with entries that expire.
+    const facts = policy.timeBoxed.length > 0 ? { ...withRoles, now: Date.now() } : withRoles;
     const decision = evaluate(change, policy, facts);
     const elapsedMs = performance.now() - started;
     if (metrics) observeDecision(metrics, decision, policy.mode, elapsedMs / 1000);

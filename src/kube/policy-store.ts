@@ -20,6 +20,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Readiness } from '../http/health-route.ts';
 import type { Policy } from '../policy/model.ts';
 import { formatProblems, parsePolicy, type PolicyProblem } from '../policy/parse.ts';
+import { expiredWarnings } from '../policy/time-boxed.ts';
 import type { ConfigMapRef } from './configmap-ref.ts';
 
 export type { ConfigMapRef };
@@ -201,8 +202,9 @@ export class PolicyStore {
       { policy: this.label, generation, mode: result.policy.mode, previous: previous ? (previous.fallback ? 'embedded default' : previous.generation) : 'none' },
       `policy ${previous ? 'reloaded' : 'loaded'} from ${this.label} (resourceVersion ${generation}, mode ${result.policy.mode})`,
     );
-    if (result.warnings.length > 0) {
-      this.options.log.warn({ policy: this.label, generation, warnings: result.warnings }, `policy warning: ${formatProblems(result.warnings)}`);
+    const warnings = [...result.warnings, ...expiredWarnings(result.policy, this.now().getTime())];
+    if (warnings.length > 0) {
+      this.options.log.warn({ policy: this.label, generation, warnings }, `policy warning: ${formatProblems(warnings)}`);
     }
   }
 

@@ -1,4 +1,12 @@
-import type { RuleId, SubjectRef } from './model.ts';
+import type { AllowList, RuleId, SubjectRef } from './model.ts';
+
+/** A time-boxed allow-list entry as decisions name it. */
+export interface TimeBoxedExemption {
+  readonly list: AllowList;
+  readonly name: string;
+  readonly expires: string;
+  readonly reason?: string;
+}
 
 export interface Violation {
   readonly rule: RuleId;
@@ -10,6 +18,8 @@ export interface Violation {
   readonly downgradedBecause?: string;
   /** For a Role or ClusterRole under review: the binding through which the subject holds it (`ClusterRoleBinding x`). */
   readonly via?: string;
+  /** The time-boxed allow-list entry that would exempt this violation, had it not expired: a leftover break-glass grant. */
+  readonly expiredExemption?: TimeBoxedExemption;
 }
 
 export interface Decision {
@@ -19,6 +29,8 @@ export interface Decision {
   readonly notes: readonly string[];
   /** Set when the object was not judged, or allowed regardless: which exemption applied and where it is configured. */
   readonly exemption?: string;
+  /** Time-boxed allow-list entries without which this decision would be stricter: each is named in a warning. */
+  readonly timeBoxedExemptions?: readonly TimeBoxedExemption[];
   /** Groups judged on a cached answer because the directory could not answer now (stale-if-error), with why. */
   readonly staleGroups?: readonly { readonly id: string; readonly reason: string }[];
 }

@@ -34,6 +34,9 @@ rules:
   # directory-unavailable follows directory.onError below.
 
 # Exceptions. None of them can be set by whoever writes the object under review: they live here only.
+# Any entry may be time-boxed (break-glass): {name: alice@contoso.com, expires: "2026-12-08T18:00:00Z", reason: INC-4711}
+# (in clusterAdminSubjects: {kind: User, name: ..., expires: ..., reason: ...}). Until it expires it exempts as a plain
+# entry and each decision it changes says so; after, it exempts nothing and audits flag the grants it left behind.
 allow:
   users: []                 # User subjects that may be bound (break-glass accounts, a workload's object ID)
   groups: []                # non-Entra group names that may be bound

@@ -8,6 +8,7 @@ import type { Policy } from './model.ts';
 import { escalatingPermissions, grantsEverything, withRulesOf } from './privileges.ts';
 import { describeRole, type RuleContext } from './rules/rule.ts';
 import { subjectsOf } from './subject-traits.ts';
+import { judgeWithTimeBoxed } from './time-boxed.ts';
 import { describeBinding, subjectKey, subjectRef } from './subjects.ts';
 
 /** What the engine judges: an admission request, or a manifest read by `check` (a CREATE with no requester). */
@@ -28,8 +29,15 @@ const DEFAULT_ROLE_NAMES = new Set(['cluster-admin', 'admin', 'edit', 'view']);
 /** The API server's own identity: its bootstrap reconcile of default RBAC must never be blocked. */
 const API_SERVER_USERNAME = 'system:apiserver';
 
-/** The policy engine: a pure function of the review, the policy and what the directory and the roles said. */
+/**
+ * The policy engine: a pure function of the review, the policy and what the directory, the roles and the clock said.
+ * Allow-list entries that expire are weighed by judgeWithTimeBoxed; everything else is judged at once.
+ */
 export function evaluate(review: Review, policy: Policy, facts: Facts): Decision {
+  return policy.timeBoxed.length === 0 ? judge(review, policy, facts) : judgeWithTimeBoxed(review, policy, facts, judge);
+}
+
+function judge(review: Review, policy: Policy, facts: Facts): Decision {
   if (review.operation === 'DELETE' || review.operation === 'CONNECT') return allow();
   if (review.role) return evaluateRole(review, review.role, policy, facts);
   const { binding } = review;

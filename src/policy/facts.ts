@@ -62,6 +62,11 @@ export interface RoleFacts {
 /** Every fact the engine reads: the directory's answers about groups, and the roles' facts when there are any. */
 export interface Facts extends DirectoryFacts {
   readonly roles?: RoleFacts;
+  /**
+   * The time of the review (ms since the epoch), for allow-list entries that expire. Without it such an entry is taken
+   * as expired: a break-glass grant never outlives its window because a front door forgot the clock.
+   */
+  readonly now?: number;
 }
 
 export const UNKNOWN_ROLES: RoleFacts = { source: undefined, complete: false, roles: new Map(), bindings: new Map() };

@@ -25,6 +25,32 @@ export interface SubjectRef {
   readonly namespace?: string;
 }
 
+/** The allow-lists, by their path in the policy document. */
+export type AllowList =
+  | 'allow.users'
+  | 'allow.groups'
+  | 'allow.clusterAdminSubjects'
+  | 'allow.namespaces'
+  | 'allow.requesters.usernames'
+  | 'allow.requesters.groups';
+
+/**
+ * An allow-list entry written with `expires` (a break-glass grant): it exempts as any entry until then, and nothing
+ * after. Its value is also in the list it sits in; `index` says where, so a permanent entry of the same name stays.
+ */
+export interface TimeBoxedEntry {
+  readonly list: AllowList;
+  readonly index: number;
+  /** The user, group or namespace name; for allow.clusterAdminSubjects, the subject's name. */
+  readonly name: string;
+  /** For allow.clusterAdminSubjects: the whole subject. */
+  readonly subject?: SubjectRef;
+  /** As written (RFC 3339), for messages. */
+  readonly expires: string;
+  readonly expiresAtMs: number;
+  readonly reason?: string;
+}
+
 export interface Policy {
   readonly mode: Mode;
   /** Entra object IDs of the groups that may hold cluster-admin. */
@@ -39,6 +65,8 @@ export interface Policy {
     readonly namespaces: readonly string[];
     readonly requesters: { readonly usernames: readonly string[]; readonly groups: readonly string[] };
   };
+  /** The allow-list entries that expire, in document order; their values are in `allow` too. */
+  readonly timeBoxed: readonly TimeBoxedEntry[];
   readonly directory: {
     readonly verify: boolean;
     readonly requireSecurityEnabled: boolean;

@@ -3,6 +3,7 @@ import { roleIdOf, type RoleId } from './facts.ts';
 import { compiledPolicy } from './compiled-policy.ts';
 import type { Policy } from './model.ts';
 import { subjectsOf } from './subject-traits.ts';
+import { withoutTimeBoxed } from './time-boxed.ts';
 
 export interface FactsNeeded {
   /** Entra object IDs (lower-case GUIDs only) to look up in the directory, each once. */
@@ -22,8 +23,16 @@ export interface ReviewedObject {
   readonly role?: RbacRole;
 }
 
-/** What the engine will need to know about a review, so the edge fetches exactly that and nothing else. */
+/**
+ * What the engine will need to know about a review, so the edge fetches exactly that and nothing else. Asked of the
+ * policy without its time-boxed entries: the engine judges with and without them, and whether they have expired is
+ * the clock's to say.
+ */
 export function factsNeeded(review: ReviewedObject, policy: Policy): FactsNeeded {
+  return needsUnder(review, withoutTimeBoxed(policy));
+}
+
+function needsUnder(review: ReviewedObject, policy: Policy): FactsNeeded {
   if (review.operation !== 'CREATE' && review.operation !== 'UPDATE') return { groupIds: [] };
   const { binding, role } = review;
   const { readsRoles, allowNamespaces } = compiledPolicy(policy);

@@ -1,5 +1,5 @@
 import { LineCounter, parseDocument } from 'yaml';
-import { RULE_IDS, type Mode, type Policy, type RuleAction, type RuleId, type SubjectRef } from './model.ts';
+import { RULE_IDS, type AllowList, type Mode, type Policy, type RuleAction, type RuleId, type SubjectRef, type TimeBoxedEntry } from './model.ts';
 import { closest } from './closest.ts';
 import { canonicalGuidOf, isEntraObjectId } from './subjects.ts';
 
@@ -17,6 +17,7 @@ export const DEFAULT_POLICY: Policy = {
     namespaces: [],
     requesters: { usernames: [], groups: [] },
   },
+  timeBoxed: [],
   directory: { verify: true, requireSecurityEnabled: true, onError: 'deny', lookup: 'batch' },
 };
 
@@ -83,9 +84,14 @@ function lockoutWarnings(policy: Policy): PolicyProblem[] {
 
 type Json = unknown;
 
+const TIME_BOX_FIELDS = ['expires', 'reason'];
+/** RFC 3339: a date, a time and an offset (Z or ±hh:mm); Date.parse alone would take "2026-12-08" as well. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
 /** Reads the untyped document field by field, collecting problems instead of stopping at the first. */
 class Reader {
   readonly errors: PolicyProblem[] = [];
+  readonly timeBoxed: TimeBoxedEntry[] = [];
 
   policy(root: Json): Policy {
     const doc = this.record(root, '', ['apiVersion', 'kind', 'mode', 'adminGroups', 'clusterAdminRoles', 'rules', 'allow', 'directory']);
@@ -103,15 +109,16 @@ class Reader {
       clusterAdminRoles: this.strings(doc['clusterAdminRoles'], 'clusterAdminRoles', defaults.clusterAdminRoles),
       rules: this.rules(doc['rules']),
       allow: {
-        users: this.strings(allow['users'], 'allow.users', []),
-        groups: this.strings(allow['groups'], 'allow.groups', []),
+        users: this.entries(allow['users'], 'allow.users'),
+        groups: this.entries(allow['groups'], 'allow.groups'),
         clusterAdminSubjects: this.subjects(allow['clusterAdminSubjects'], 'allow.clusterAdminSubjects'),
-        namespaces: this.strings(allow['namespaces'], 'allow.namespaces', []),
+        namespaces: this.entries(allow['namespaces'], 'allow.namespaces'),
         requesters: {
-          usernames: this.strings(requesters['usernames'], 'allow.requesters.usernames', []),
-          groups: this.strings(requesters['groups'], 'allow.requesters.groups', []),
+          usernames: this.entries(requesters['usernames'], 'allow.requesters.usernames'),
+          groups: this.entries(requesters['groups'], 'allow.requesters.groups'),
         },
       },
+      timeBoxed: this.timeBoxed,
       directory: {
         verify: this.boolean(directory['verify'], 'directory.verify', defaults.directory.verify),
         requireSecurityEnabled: this.boolean(
@@ -140,17 +147,49 @@ class Reader {
     return rules;
   }
 
-  private subjects(value: Json, path: string): SubjectRef[] {
+  private subjects(value: Json, path: AllowList): SubjectRef[] {
     return this.list(value, path).flatMap((item, index) => {
       const at = `${path}[${index}]`;
-      const subject = this.record(item, at, ['kind', 'name', 'namespace', 'apiGroup']);
+      const subject = this.record(item, at, ['kind', 'name', 'namespace', 'apiGroup', ...TIME_BOX_FIELDS]);
       const kind = this.oneOf(subject['kind'], `${at}.kind`, ['User', 'Group', 'ServiceAccount'], undefined);
       const name = this.string(subject['name'], `${at}.name`);
       const namespace = subject['namespace'] === undefined ? undefined : this.string(subject['namespace'], `${at}.namespace`);
       if (kind === 'ServiceAccount' && !namespace) this.fail(`${at}.namespace`, 'is required for a ServiceAccount');
       if (kind === undefined || name === undefined) return [];
-      return [{ kind, name, ...(namespace ? { namespace } : {}) }];
+      const ref: SubjectRef = { kind, name, ...(namespace ? { namespace } : {}) };
+      this.timeBox(subject, path, index, name, ref);
+      return [ref];
     });
+  }
+
+  /** An allow-list of names: each a plain string, or `{name, expires?, reason?}` (a break-glass entry). */
+  private entries(value: Json, path: AllowList): string[] {
+    return this.list(value, path).flatMap((item, index) => {
+      const at = `${path}[${index}]`;
+      if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+        const text = this.string(item, at);
+        return text === undefined ? [] : [text];
+      }
+      const entry = this.record(item, at, ['name', ...TIME_BOX_FIELDS]);
+      const name = this.string(entry['name'], `${at}.name`);
+      if (name === undefined) return [];
+      this.timeBox(entry, path, index, name);
+      return [name];
+    });
+  }
+
+  /** Reads `expires` and `reason` of an entry; one with `expires` is time-boxed. */
+  private timeBox(entry: Record<string, Json>, list: AllowList, index: number, name: string, subject?: SubjectRef): void {
+    const at = `${list}[${index}]`;
+    const reason = entry['reason'] === undefined ? undefined : this.string(entry['reason'], `${at}.reason`);
+    if (entry['expires'] === undefined) return;
+    const expires = entry['expires'];
+    const expiresAtMs = typeof expires === 'string' && RFC3339.test(expires) ? Date.parse(expires) : Number.NaN;
+    if (Number.isNaN(expiresAtMs)) {
+      this.fail(`${at}.expires`, `must be an RFC 3339 time with its offset, like "2026-12-08T18:00:00Z", got ${show(expires)}`);
+      return;
+    }
+    this.timeBoxed.push({ list, index, name, ...(subject ? { subject } : {}), expires: expires as string, expiresAtMs, ...(reason ? { reason } : {}) });
   }
 
   private objectIds(value: Json, path: string): string[] {

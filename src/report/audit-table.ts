@@ -60,7 +60,7 @@ function exemptSection(outcome: AuditOutcome, policy: Policy): string[] {
     if (decision.exemption) byReason.set(decision.exemption, [...(byReason.get(decision.exemption) ?? []), describeObject(object)]);
   }
   const allowListed = outcome.checked.flatMap(({ object, binding, decision }) => {
-    const subjects = binding && !decision.exemption ? allowListedSubjects(binding, policy) : [];
+    const subjects = binding && !decision.exemption ? allowListedSubjects(binding, policy, decision) : [];
     return subjects.length > 0 ? [`${describeObject(object)}: ${subjects.join(', ')}`] : [];
   });
   if (byReason.size === 0 && allowListed.length === 0) return [];

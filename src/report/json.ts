@@ -9,9 +9,17 @@ export function jsonReport(outcome: CheckOutcome): string {
     name: object.name,
     source,
     allowed: decision.allowed,
-    violations: decision.violations.map(({ rule, action, subject, message, via }) => ({ rule, action, subject, message, ...(via ? { via } : {}) })),
+    violations: decision.violations.map(({ rule, action, subject, message, via, expiredExemption }) => ({
+      rule,
+      action,
+      subject,
+      message,
+      ...(via ? { via } : {}),
+      ...(expiredExemption ? { expiredExemption } : {}),
+    })),
     ...(decision.notes.length > 0 ? { notes: decision.notes } : {}),
     ...(decision.exemption ? { exemption: decision.exemption } : {}),
+    ...(decision.timeBoxedExemptions ? { breakGlass: decision.timeBoxedExemptions } : {}),
   }));
   return `${JSON.stringify({ results, summary: summarize(outcome) }, null, 2)}\n`;
 }

@@ -10,6 +10,8 @@ export interface Summary {
   readonly exempt: number;
   readonly violations: { readonly deny: number; readonly warn: number };
   readonly byRule: Readonly<Partial<Record<RuleId, number>>>;
+  /** Violations a break-glass allow-list entry exempted until it expired. */
+  readonly expiredExemptions: number;
 }
 
 export function summarize(outcome: CheckOutcome): Summary {
@@ -32,5 +34,6 @@ export function summarize(outcome: CheckOutcome): Summary {
       warn: violations.filter((violation) => violation.action === 'warn').length,
     },
     byRule,
+    expiredExemptions: violations.filter((violation) => violation.expiredExemption !== undefined).length,
   };
 }

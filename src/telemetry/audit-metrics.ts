@@ -8,6 +8,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 export interface AuditMetrics {
   /** Violations present now, by rule, namespace ("" for cluster-scoped objects) and effective action. */
   readonly violations: Gauge<'rule' | 'namespace' | 'action'>;
+  /** Violations a break-glass allow-list entry would exempt had it not expired, by rule and namespace. */
+  readonly expiredExemptions: Gauge<'rule' | 'namespace'>;
   /** Objects judged in the last round, by kind. */
   readonly objects: Gauge<'kind'>;
   /** Objects exempt from the policy (bootstrap defaults, allow.namespaces…), by kind. */
@@ -30,6 +32,12 @@ export function createAuditMetrics(registry: Registry): AuditMetrics {
       name: `${PREFIX}violations`,
       help: 'Policy violations of existing RBAC objects found by the last completed audit round, by rule, namespace ("" for cluster-scoped) and effective action.',
       labelNames: ['rule', 'namespace', 'action'] as const,
+      registers,
+    }),
+    expiredExemptions: new Gauge({
+      name: `${PREFIX}expired_exemptions`,
+      help: 'Violations of existing RBAC objects that a break-glass allow-list entry exempted until it expired (grants that outlived their window), by rule and namespace.',
+      labelNames: ['rule', 'namespace'] as const,
       registers,
     }),
     objects: new Gauge({ name: `${PREFIX}objects`, help: 'RBAC objects judged by the last completed audit round, by kind.', labelNames: ['kind'] as const, registers }),

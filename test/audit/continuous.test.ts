@@ -224,6 +224,29 @@ Round('no directory :: groups are not checked, other rules still are', async (co
   assert.equal(await series(context.registry, 'entra_rbac_guard_audit_groups'), { '': 0 });
 });
 
+Round('a break-glass entry that expired between rounds :: its leftover binding is a violation and counts in the expired-exemptions gauge', async (context) => {
+  seed(context.cache);
+  const expires = Date.parse('2026-12-08T18:00:00Z');
+  const alice = { kind: 'User' as const, name: 'alice@contoso.com' };
+  const policy = policyWith({
+    allow: { ...policyWith().allow, users: ['alice@contoso.com'] },
+    timeBoxed: [{ list: 'allow.users', index: 0, name: alice.name, expires: '2026-12-08T18:00:00Z', expiresAtMs: expires, reason: 'INC-4711' }],
+  });
+  let now = expires - 1000;
+  const audit = auditWith(context, { policy: () => policy, now: () => now });
+  const before = expectOk(await audit.runRound());
+  const userSubject = 'action=deny,namespace=retail,rule=user-subject';
+  assert.is((await series(context.registry, 'entra_rbac_guard_audit_violations'))[userSubject], undefined, 'exempt while the entry holds');
+  assert.equal(await series(context.registry, 'entra_rbac_guard_audit_expired_exemptions'), {});
+  assert.ok(before.checked.some(({ decision }) => decision.exemption?.startsWith('break-glass allow.users "alice@contoso.com" (INC-4711)')));
+  now = expires;
+  const after = expectOk(await audit.runRound());
+  assert.is((await series(context.registry, 'entra_rbac_guard_audit_violations'))[userSubject], 1);
+  assert.equal(await series(context.registry, 'entra_rbac_guard_audit_expired_exemptions'), { 'namespace=retail,rule=user-subject': 1 });
+  const violation = after.checked.flatMap(({ decision }) => decision.violations).find(({ rule }) => rule === 'user-subject')!;
+  assert.equal(violation.expiredExemption, { list: 'allow.users', name: alice.name, expires: '2026-12-08T18:00:00Z', reason: 'INC-4711' });
+});
+
 Round('role cache not synced :: skipped, gauges untouched, said once', async (context) => {
   context.cache.upsert('RoleBinding', roleBindingItem('retail', 'alice-view', [{ kind: 'User', apiGroup: RBAC, name: 'alice@contoso.com' }]));
   context.cache.markListed('RoleBinding');

@@ -434,6 +434,33 @@ Values('matchConditions :: skip the listed and the policy requesters, as CEL', (
   ]);
 });
 
+Values('break-glass entries :: values.policy takes {name, expires, reason}; the webhook reads them; an expiring requester never skips the webhook', () => {
+  const expires = '2026-12-08T18:00:00Z';
+  const objects = render({
+    values: {
+      policy: {
+        allow: {
+          users: ['permanent@contoso.com', { name: 'alice@contoso.com', expires, reason: 'INC-4711' }],
+          clusterAdminSubjects: [{ kind: 'User', name: 'alice@contoso.com', expires, reason: 'INC-4711' }],
+          requesters: { usernames: ['ci-bot', { name: 'deployer', reason: 'documented' }, { name: 'incident-bot', expires }] },
+        },
+      },
+      webhook: { matchConditions: { enabled: true } },
+    },
+  });
+  const { policy } = renderedPolicy(objects);
+  assert.equal(policy.allow.users, ['permanent@contoso.com', 'alice@contoso.com']);
+  assert.equal(
+    policy.timeBoxed.map((entry) => [entry.list, entry.name, entry.expires, entry.reason]),
+    [
+      ['allow.users', 'alice@contoso.com', expires, 'INC-4711'],
+      ['allow.clusterAdminSubjects', 'alice@contoso.com', expires, 'INC-4711'],
+      ['allow.requesters.usernames', 'incident-bot', expires, undefined],
+    ],
+  );
+  assert.is(webhookOf(objects).matchConditions[0].expression, '!(request.userInfo.username in ["system:apiserver", "ci-bot", "deployer"])');
+});
+
 Values('matchConditions :: without the policy requesters, and nothing rendered when nothing is skipped', () => {
   const policy = { allow: { requesters: { usernames: ['ci-bot'] } } };
   const without = render({ values: { policy, webhook: { matchConditions: { enabled: true, includePolicyRequesters: false } } } });
@@ -613,6 +640,8 @@ for (const [name, values, message] of [
   ['a duration Go would read but the webhook not', { directory: { cacheTtl: '1h30m' } }, "at '/directory/cacheTtl'"],
   ['a webhook name with two labels', { webhook: { name: 'entra-rbac-guard.io' } }, "at '/webhook/name'"],
   ['a cloud that does not exist', { directory: { cloud: 'azure' } }, "at '/directory/cloud'"],
+  ['a break-glass expiry without an offset', { policy: { allow: { users: [{ name: 'alice@contoso.com', expires: '2026-12-08T18:00:00' }] } } }, "at '/policy/allow/users/0/expires'"],
+  ['a misspelt break-glass field', { policy: { allow: { namespaces: [{ name: 'sandbox', expiry: '2026-12-08T18:00:00Z' }] } } }, "at '/policy/allow/namespaces/0'"],
 ] as const) {
   Schema(`${name} :: refused with its path`, () => {
     const stderr = renderError({ values: values as Json });
@@ -656,7 +685,9 @@ Schema('values.yaml and the schema name the same keys', () => {
 
 Schema("the policy schema follows the webhook's policy model", () => {
   const policy = VALUES_SCHEMA.properties.policy;
-  assert.equal(Object.keys(policy.properties).sort(), ['apiVersion', 'kind', ...Object.keys(DEFAULT_POLICY)].sort());
+  // timeBoxed is read from the allow-list entries that carry `expires`, not a field of its own.
+  const documentFields = Object.keys(DEFAULT_POLICY).filter((field) => field !== 'timeBoxed');
+  assert.equal(Object.keys(policy.properties).sort(), ['apiVersion', 'kind', ...documentFields].sort());
   assert.equal(Object.keys(policy.properties.rules.properties).sort(), RULE_IDS.filter((rule) => rule !== 'directory-unavailable').sort());
   assert.equal(Object.keys(policy.properties.allow.properties).sort(), Object.keys(DEFAULT_POLICY.allow).sort());
   assert.equal(Object.keys(policy.properties.allow.properties.requesters.properties).sort(), Object.keys(DEFAULT_POLICY.allow.requesters).sort());

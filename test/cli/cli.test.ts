@@ -286,6 +286,7 @@ ${CONFIG_MAP}`,
     exempt: 0,
     violations: { deny: 2, warn: 0 },
     byRule: { 'user-subject': 1, 'cluster-admin': 1 },
+    expiredExemptions: 0,
   });
 });
 

@@ -164,6 +164,7 @@ Accepted('parsePolicy :: every field with a valid value :: read exactly', () => 
         groups: [GROUP_ID],
       },
     },
+    timeBoxed: [],
     directory: { verify: false, requireSecurityEnabled: false, onError: 'allow', lookup: 'getByIds' },
   });
   assert.equal(warnings, []);

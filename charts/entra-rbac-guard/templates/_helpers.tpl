@@ -112,10 +112,22 @@ mode: {{ include "entra-rbac-guard.mode" . }}
 {{- $groups := .Values.webhook.matchConditions.skipGroups }}
 {{- if .Values.webhook.matchConditions.includePolicyRequesters }}
 {{- $requesters := dig "allow" "requesters" dict .Values.policy }}
-{{- $usernames = concat $usernames (dig "usernames" list $requesters) }}
-{{- $groups = concat $groups (dig "groups" list $requesters) }}
+{{- $usernames = concat $usernames (include "entra-rbac-guard.permanentNames" (dig "usernames" list $requesters) | fromJsonArray) }}
+{{- $groups = concat $groups (include "entra-rbac-guard.permanentNames" (dig "groups" list $requesters) | fromJsonArray) }}
 {{- end }}
 {{- dict "usernames" ($usernames | uniq) "groups" ($groups | uniq) | toJson }}
+{{- end }}
+
+{{/*
+The names of allow-list entries that never expire, as a JSON list: a plain name, or {name, reason}. An entry with
+`expires` is left to the webhook, which stops honouring it on time; skipping the webhook for it would not.
+*/}}
+{{- define "entra-rbac-guard.permanentNames" -}}
+{{- $names := list }}
+{{- range . }}
+{{- if kindIs "string" . }}{{ $names = append $names . }}{{ else if not (hasKey . "expires") }}{{ $names = append $names .name }}{{ end }}
+{{- end }}
+{{- $names | toJson }}
 {{- end }}
 
 {{/* A CEL list literal of strings: ['a', 'b']. JSON string quoting is valid CEL. */}}

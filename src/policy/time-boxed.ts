@@ -1,0 +1,154 @@
+import type { Decision, TimeBoxedExemption, Violation } from './decision.ts';
+import type { Review } from './engine.ts';
+import type { Facts } from './facts.ts';
+import type { AllowList, Policy, TimeBoxedEntry } from './model.ts';
+import type { PolicyProblem } from './parse.ts';
+import { sameSubject, subjectKey } from './subjects.ts';
+
+type Judge = (review: Review, policy: Policy, facts: Facts) => Decision;
+
+/**
+ * Judges with the allow-list entries that have not expired at `facts.now`, and says what the time-boxed ones changed:
+ * a decision an unexpired entry made less strict names the entry, its reason and its expiry (a warning, an audit
+ * annotation, the result's exemption); a violation that an expired entry would have exempted says so (a break-glass
+ * grant that outlived its window). Comparing against the same judgement without (or with) the entries keeps every rule
+ * unaware of time.
+ */
+export function judgeWithTimeBoxed(review: Review, policy: Policy, facts: Facts, judge: Judge): Decision {
+  const expired = policy.timeBoxed.filter((entry) => facts.now === undefined || entry.expiresAtMs <= facts.now);
+  const active = policy.timeBoxed.filter((entry) => !expired.includes(entry));
+  const decision = judge(review, policyWithout(policy, expired), facts);
+  // An entry can only matter to a violation about its subject, namespace or requester; which one does is then
+  // checked by judging without (or with) that entry alone.
+  const exempted = active.length > 0 ? stricterIn(judge(review, withoutTimeBoxed(policy), facts), decision) : [];
+  const used = active.flatMap((entry) => {
+    if (!exempted.some((violation) => concerns(entry, violation, review))) return [];
+    const without = stricterIn(judge(review, policyWithout(policy, [...expired, entry]), facts), decision);
+    return without.length > 0 ? [{ entry, exempted: without[0]! }] : [];
+  });
+  const lapsed = expired.length > 0 ? stricterIn(decision, judge(review, policyWithout(policy, []), facts)) : [];
+  const lapsedBy = expired.flatMap((entry) => {
+    if (!lapsed.some((violation) => concerns(entry, violation, review))) return [];
+    const revived = stricterIn(decision, judge(review, policyWithout(policy, expired.filter((other) => other !== entry)), facts));
+    return revived.length > 0 ? [{ entry, keys: new Set(revived.map(keyOf)) }] : [];
+  });
+  const violations = decision.violations.map((violation) => {
+    const found = lapsedBy.find(({ keys }) => keys.has(keyOf(violation)));
+    return found ? withExpiredExemption(violation, found.entry) : violation;
+  });
+  if (used.length === 0) return lapsedBy.length === 0 ? decision : { ...decision, violations };
+  const exemption = used.map(({ entry }) => describeEntry(entry)).join('; ');
+  return {
+    ...decision,
+    violations,
+    notes: [...decision.notes, ...used.map(({ entry, exempted: violation }) => activeNote(entry, violation))],
+    timeBoxedExemptions: used.map(({ entry }) => exemptionOf(entry)),
+    ...(decision.allowed ? { exemption: decision.exemption ? `${decision.exemption} (break-glass ${exemption})` : `break-glass ${exemption}` } : {}),
+  };
+}
+
+/** The policy as it will be once every time-boxed entry has expired (the policy itself when it has none). */
+export function withoutTimeBoxed(policy: Policy): Policy {
+  return policy.timeBoxed.length === 0 ? policy : policyWithout(policy, policy.timeBoxed);
+}
+
+/** A warning for each time-boxed entry that has expired at `nowMs`: it exempts nothing now and should go. */
+export function expiredWarnings(policy: Policy, nowMs: number): PolicyProblem[] {
+  return policy.timeBoxed
+    .filter((entry) => entry.expiresAtMs <= nowMs)
+    .map((entry) => ({
+      path: `${entry.list}[${entry.index}]`,
+      message:
+        `"${entry.name}"${entry.reason ? ` (${entry.reason})` : ''} expired at ${entry.expires} and exempts nothing now: remove it; ` +
+        '`entra-rbac-guard audit` lists the grants it leaves behind',
+    }));
+}
+
+export function describeEntry(entry: TimeBoxedExemption): string {
+  return `${entry.list} "${entry.name}"${entry.reason ? ` (${entry.reason})` : ''} until ${entry.expires}`;
+}
+
+/** The policy without the given entries (by list and index), made once per policy and set of entries. */
+function policyWithout(policy: Policy, entries: readonly TimeBoxedEntry[]): Policy {
+  const key = entries.map((entry) => `${entry.list}[${entry.index}]`).join(',');
+  let byKey = derived.get(policy);
+  if (!byKey) derived.set(policy, (byKey = new Map()));
+  let result = byKey.get(key);
+  if (!result) {
+    const keep = <T>(list: AllowList, values: readonly T[]) =>
+      values.filter((_, index) => !entries.some((entry) => entry.list === list && entry.index === index));
+    const { allow } = policy;
+    result = {
+      ...policy,
+      allow: {
+        users: keep('allow.users', allow.users),
+        groups: keep('allow.groups', allow.groups),
+        clusterAdminSubjects: keep('allow.clusterAdminSubjects', allow.clusterAdminSubjects),
+        namespaces: keep('allow.namespaces', allow.namespaces),
+        requesters: { usernames: keep('allow.requesters.usernames', allow.requesters.usernames), groups: keep('allow.requesters.groups', allow.requesters.groups) },
+      },
+      timeBoxed: [],
+    };
+    byKey.set(key, result);
+  }
+  return result;
+}
+
+const derived = new WeakMap<Policy, Map<string, Policy>>();
+
+/** The violations of `strict` that `lenient` lacks, or only warns about where `strict` denies. */
+function stricterIn(strict: Decision, lenient: Decision): Violation[] {
+  const lenientByKey = new Map(lenient.violations.map((violation) => [keyOf(violation), violation]));
+  return strict.violations.filter((violation) => {
+    const same = lenientByKey.get(keyOf(violation));
+    return !same || (violation.action === 'deny' && same.action === 'warn');
+  });
+}
+
+function keyOf(violation: Violation): string {
+  return `${violation.rule} ${subjectKey(violation.subject)} ${violation.via ?? ''}`;
+}
+
+/** Whether `entry` could exempt `violation` in `review`: it names its subject, the namespace or the requester. */
+function concerns(entry: TimeBoxedEntry, violation: Violation, review: Review): boolean {
+  const { subject } = violation;
+  switch (entry.list) {
+    case 'allow.users':
+      return subject.kind === 'User' && subject.name === entry.name;
+    case 'allow.groups':
+      return subject.kind === 'Group' && subject.name === entry.name;
+    case 'allow.clusterAdminSubjects':
+      return entry.subject !== undefined && sameSubject(entry.subject, subject);
+    case 'allow.namespaces':
+      return namespaceOf(review) === entry.name || (violation.via?.startsWith(`RoleBinding ${entry.name}/`) ?? false);
+    case 'allow.requesters.usernames':
+      return review.requester?.username === entry.name;
+    case 'allow.requesters.groups':
+      return review.requester?.groups.includes(entry.name) ?? false;
+  }
+}
+
+function namespaceOf(review: Review): string | undefined {
+  if (review.binding?.kind === 'RoleBinding') return review.binding.namespace;
+  if (review.role?.kind === 'Role') return review.role.namespace;
+  return undefined;
+}
+
+function exemptionOf(entry: TimeBoxedEntry): TimeBoxedExemption {
+  return { list: entry.list, name: entry.name, expires: entry.expires, ...(entry.reason ? { reason: entry.reason } : {}) };
+}
+
+function activeNote(entry: TimeBoxedEntry, exempted: Violation): string {
+  return `Allowed by the break-glass entry ${describeEntry(entry)}; once it expires: ${exempted.message}`;
+}
+
+function withExpiredExemption(violation: Violation, entry: TimeBoxedEntry): Violation {
+  const exemption = exemptionOf(entry);
+  return {
+    ...violation,
+    message:
+      `${violation.message} (the break-glass entry ${entry.list} "${entry.name}"${entry.reason ? ` (${entry.reason})` : ''} expired at ${entry.expires}: ` +
+      'remove the grant if the emergency is over, and the entry from the policy)',
+    expiredExemption: exemption,
+  };
+}
