@@ -16,6 +16,7 @@ import { tableReport } from './report/table.ts';
 import { DEFAULT_FAIL_ON, FAIL_ON_LEVELS, failsAudit, isFailOn } from './audit/fail-on.ts';
 import { terminalProgress } from './audit/progress.ts';
 import { AUDIT_OUTPUTS, isAuditOutput, renderAudit } from './audit/render.ts';
+import { REPORTS_API_NAMES, type ReportsApi } from './report/policy-report.ts';
 import { runAudit } from './audit/run-audit.ts';
 import { connectCluster } from './kube/client.ts';
 import { DEFAULT_PAGE_SIZE, DEFAULT_REQUEST_TIMEOUT_MS, rbacPageLister } from './kube/inventory.ts';
@@ -45,7 +46,8 @@ Commands:
            [--audit-interval DURATION [--audit-write-reports]] (needs a cluster: CLUSTER OPTIONS or a pod's service
            account) re-judges every existing RBAC object this often, from the role cache, asking Graph about each
            group again, and publishes entra_rbac_guard_audit_* gauges on /metrics; --audit-write-reports also keeps
-           a wgpolicyk8s.io/v1alpha2 PolicyReport per namespace and a ClusterPolicyReport in the cluster.
+           a wgpolicyk8s.io/v1alpha2 PolicyReport per namespace and a ClusterPolicyReport in the cluster
+           ([--audit-reports-api openreports]: openreports.io/v1alpha1 Reports and a ClusterReport instead).
            [--drain-period 10s] On SIGTERM, /readyz answers 503 at once and reviews are still answered, with
            Connection: close, for this long; then reviews in flight finish and it exits 0. SIGINT, or a second
            signal, skips the drain. [--shed-lag 1s] While the event loop lags this much, /validate answers 429 at
@@ -57,11 +59,12 @@ Commands:
            that must verify groups.
   audit    Judge every RoleBinding, ClusterRoleBinding, Role and ClusterRole in the cluster, as the webhook would.
            [--policy FILE | --policy-configmap NAMESPACE/NAME] [CLUSTER OPTIONS] [DIRECTORY OPTIONS]
-           [--output table|json|sarif|policyreport] [--fail-on deny|warn|never] [--page-size N] [--request-timeout 30s]
+           [--output table|json|sarif|policyreport|openreports] [--fail-on deny|warn|never] [--page-size N]
+           [--request-timeout 30s]
            Lists each kind in pages of --page-size (default 500) and looks every distinct group up once.
            table: violations by rule, then by binding, exempt objects and why; json: as check; sarif: SARIF 2.1.0;
            policyreport: wgpolicyk8s.io/v1alpha2 PolicyReports (per namespace) and a ClusterPolicyReport, for
-           kubectl apply -f -. A progress line goes to standard error when it is a terminal.
+           kubectl apply -f -; openreports: the same as openreports.io/v1alpha1 Reports and a ClusterReport. A progress line goes to standard error when it is a terminal.
            --fail-on deny (default) counts violations of rules set to deny, also when the policy's mode is audit
            (the audit reports what enforce mode would deny); warn counts every violation; never always exits 0.
            Exit 0: nothing at or above --fail-on; 1: violations; 2: usage error, or the cluster could not be read
@@ -206,6 +209,7 @@ async function serveCommand(args: readonly string[], io: Io): Promise<void> {
       'log-level': { type: 'string' },
       'audit-interval': { type: 'string' },
       'audit-write-reports': { type: 'boolean' },
+      'audit-reports-api': { type: 'string' },
       'drain-period': { type: 'string' },
       'shed-lag': { type: 'string' },
       ...DIRECTORY_OPTIONS,
@@ -269,12 +273,17 @@ const DEFAULT_SHED_LAG_MS = 1_000;
 function auditOptions(parsed: Parsed): ServeOptions['audit'] {
   const intervalMs = parseDuration(parsed.option('audit-interval'), '--audit-interval');
   const writeReports = parsed.flag('audit-write-reports');
+  const reportsApi = parsed.option('audit-reports-api');
+  if (reportsApi !== undefined && !(REPORTS_API_NAMES as readonly string[]).includes(reportsApi)) {
+    throw new UsageError(`--audit-reports-api must be one of ${REPORTS_API_NAMES.join(', ')}, got "${reportsApi}"`);
+  }
+  if (reportsApi !== undefined && !writeReports) throw new UsageError('--audit-reports-api goes with --audit-write-reports: it says which reports are written');
   if (intervalMs === undefined) {
     if (writeReports) throw new UsageError('--audit-write-reports goes with --audit-interval DURATION: the reports are written by each audit round');
     return undefined;
   }
   if (intervalMs < 1000) throw new UsageError(`--audit-interval must be at least 1s (each round asks Microsoft Graph about every group), got "${parsed.option('audit-interval')}"`);
-  return { intervalMs, writeReports };
+  return { intervalMs, writeReports, reportsApi: (reportsApi ?? 'wgpolicyk8s') as ReportsApi };
 }
 
 async function checkCommand(args: readonly string[], io: Io): Promise<number> {

@@ -16,6 +16,7 @@ import type { ConfigMapRef } from './kube/configmap-ref.ts';
 import type { StoreLog, WatchOptions } from './kube/policy-store.ts';
 import type { RoleFactsHandle, RoleFactsOptions } from './kube/role-cache.ts';
 import type { Policy } from './policy/model.ts';
+import type { ReportsApi } from './report/policy-report.ts';
 import { DEFAULT_POLICY, formatProblems } from './policy/parse.ts';
 import { serveDirectory } from './serve-directory.ts';
 import { loggerOptions } from './telemetry/logger.ts';
@@ -40,7 +41,7 @@ export interface ServeOptions {
   readonly tlsKey?: string | undefined;
   readonly logLevel: string;
   /** `--audit-interval` (and `--audit-write-reports`): the continuous audit of existing RBAC objects; needs a cluster. */
-  readonly audit?: { readonly intervalMs: number; readonly writeReports: boolean } | undefined;
+  readonly audit?: { readonly intervalMs: number; readonly writeReports: boolean; readonly reportsApi?: ReportsApi } | undefined;
   /** `--drain-period`: how long SIGTERM keeps answering (not ready, `Connection: close`) before closing. */
   readonly drainMs: number;
   /** `--shed-lag`: event-loop lag from which /validate answers 429 at once; 0 never sheds. */
@@ -219,7 +220,7 @@ async function startAudit(audit: NonNullable<ServeOptions['audit']>, deps: Audit
   const { createAuditMetrics } = await import('./telemetry/audit-metrics.ts');
   const { log } = deps;
   const writer = audit.writeReports
-    ? (await import('./kube/policy-report-writer.ts')).createPolicyReportWriter(deps.cluster.kubeConfig, (level, fields, message) => log[level](fields, message))
+    ? (await import('./kube/policy-report-writer.ts')).createPolicyReportWriter(deps.cluster.kubeConfig, (level, fields, message) => log[level](fields, message), audit.reportsApi)
     : undefined;
   const continuous = new ContinuousAudit({
     intervalMs: audit.intervalMs,
@@ -232,6 +233,7 @@ async function startAudit(audit: NonNullable<ServeOptions['audit']>, deps: Audit
     metrics: createAuditMetrics(deps.metrics.registry),
     log: (level, fields, message) => log[level](fields, message),
     writeReports: writer && ((reports) => writer.write(reports)),
+    reportsApi: audit.reportsApi,
   });
   continuous.start();
   log.info({ auditIntervalMs: audit.intervalMs, writeReports: audit.writeReports }, 'continuous audit started: every existing RBAC object is judged each interval');

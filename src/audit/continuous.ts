@@ -3,7 +3,7 @@ import { judgeRbac, type CheckedObject, type RbacEntry } from '../check/judge.ts
 import type { Directory } from '../directory/port.ts';
 import { ROLE_CACHE_SOURCE } from '../kube/role-cache.ts';
 import type { Policy } from '../policy/model.ts';
-import { policyReports, type PolicyReportObject } from '../report/policy-report.ts';
+import { policyReports, type PolicyReportObject, type ReportsApi } from '../report/policy-report.ts';
 import type { AuditMetrics } from '../telemetry/audit-metrics.ts';
 import { auditDirectory } from './audit-directory.ts';
 
@@ -40,6 +40,8 @@ export interface ContinuousAuditOptions {
   readonly log: AuditLog;
   /** Writes the round's PolicyReports into the cluster (`--audit-write-reports`). */
   readonly writeReports?: ((reports: readonly PolicyReportObject[]) => Promise<unknown>) | undefined;
+  /** Which report API the written reports use (default wgpolicyk8s). */
+  readonly reportsApi?: ReportsApi | undefined;
   /** Bounds a round's directory lookups. Default: the interval, and at least 5 minutes. */
   readonly roundTimeoutMs?: number;
   readonly now?: () => number;
@@ -178,7 +180,7 @@ export class ContinuousAudit {
 
   private async write(checked: readonly CheckedObject[]): Promise<void> {
     try {
-      await this.options.writeReports!(policyReports({ checked, skipped: 0 }, new Date(this.now())));
+      await this.options.writeReports!(policyReports({ checked, skipped: 0 }, new Date(this.now()), this.options.reportsApi));
     } catch (error) {
       this.options.log('warn', { error: error instanceof Error ? error.message : String(error) }, 'writing the PolicyReports failed; trying again next round');
     }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { PolicyReportObject } from '../report/policy-report.ts';
+import { REPORTS_APIS, reportResource, type PolicyReportObject, type ReportsApi } from '../report/policy-report.ts';
 
 /**
  * Keeps our wgpolicyk8s.io/v1alpha2 PolicyReports (one per namespace) and ClusterPolicyReport in the cluster equal to
@@ -28,8 +28,6 @@ export interface ReportWriteSummary {
 
 export type ReportWriterLog = (level: 'info' | 'warn', fields: Record<string, unknown>, message: string) => void;
 
-const GROUP = 'wgpolicyk8s.io';
-const VERSION = 'v1alpha2';
 const MANAGED_BY = 'app.kubernetes.io/managed-by=entra-rbac-guard';
 /** Our digest of a report's results (timestamps left out): equal digests, nothing to write. */
 const DIGEST_ANNOTATION = 'entra-rbac-guard.io/results-digest';
@@ -45,14 +43,15 @@ interface Existing {
   readonly digest: string | undefined;
 }
 
-export function createPolicyReportWriter(kubeConfig: KubeConfig, log: ReportWriterLog): PolicyReportWriter {
+export function createPolicyReportWriter(kubeConfig: KubeConfig, log: ReportWriterLog, reportsApi: ReportsApi = 'wgpolicyk8s'): PolicyReportWriter {
   const api = kubeConfig.makeApiClient(CustomObjectsApi);
+  const { namespaced, cluster } = REPORTS_APIS[reportsApi];
   let saidUnavailable: string | undefined;
   return {
     async write(reports) {
       let existing: Existing[];
       try {
-        existing = [...(await listOurs(api, 'PolicyReport')), ...(await listOurs(api, 'ClusterPolicyReport'))];
+        existing = [...(await listOurs(api, namespaced.kind)), ...(await listOurs(api, cluster.kind))];
       } catch (error) {
         const reason = unavailableReason(error);
         if (reason !== saidUnavailable) log('warn', { error: describe(error) }, `PolicyReports are not written: ${reason}`);
@@ -105,7 +104,8 @@ async function sync(api: CustomObjectsApi, reports: readonly PolicyReportObject[
 }
 
 async function listOurs(api: CustomObjectsApi, kind: PolicyReportObject['kind']): Promise<Existing[]> {
-  const list = (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: pluralOf(kind), labelSelector: MANAGED_BY })) as {
+  const { group, version, plural } = reportResource(kind);
+  const list = (await api.listClusterCustomObject({ group, version, plural, labelSelector: MANAGED_BY })) as {
     items?: { metadata?: { name?: string; namespace?: string; resourceVersion?: string; annotations?: Record<string, string> } }[];
   };
   return (list.items ?? []).map((item) => ({
@@ -146,27 +146,26 @@ function digestOf(report: PolicyReportObject): string {
 }
 
 function create(api: CustomObjectsApi, body: ReportBody): Promise<unknown> {
+  const { group, version, plural } = reportResource(body.kind);
   const { namespace } = body.metadata;
   return namespace
-    ? api.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: pluralOf(body.kind), body })
-    : api.createClusterCustomObject({ group: GROUP, version: VERSION, plural: pluralOf(body.kind), body });
+    ? api.createNamespacedCustomObject({ group, version, namespace, plural, body })
+    : api.createClusterCustomObject({ group, version, plural, body });
 }
 
 function replace(api: CustomObjectsApi, body: ReportBody): Promise<unknown> {
+  const { group, version, plural } = reportResource(body.kind);
   const { namespace, name } = body.metadata;
   return namespace
-    ? api.replaceNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: pluralOf(body.kind), name, body })
-    : api.replaceClusterCustomObject({ group: GROUP, version: VERSION, plural: pluralOf(body.kind), name, body });
+    ? api.replaceNamespacedCustomObject({ group, version, namespace, plural, name, body })
+    : api.replaceClusterCustomObject({ group, version, plural, name, body });
 }
 
 function remove(api: CustomObjectsApi, report: Existing): Promise<unknown> {
+  const { group, version, plural } = reportResource(report.kind);
   return report.namespace
-    ? api.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: report.namespace, plural: pluralOf(report.kind), name: report.name })
-    : api.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: pluralOf(report.kind), name: report.name });
-}
-
-function pluralOf(kind: PolicyReportObject['kind']): string {
-  return kind === 'PolicyReport' ? 'policyreports' : 'clusterpolicyreports';
+    ? api.deleteNamespacedCustomObject({ group, version, namespace: report.namespace, plural, name: report.name })
+    : api.deleteClusterCustomObject({ group, version, plural, name: report.name });
 }
 
 function keyOf(kind: string, namespace: string, name: string): string {
@@ -174,7 +173,7 @@ function keyOf(kind: string, namespace: string, name: string): string {
 }
 
 function describeReport(kind: PolicyReportObject['kind'], namespace: string): string {
-  return kind === 'PolicyReport' ? `the PolicyReport in namespace ${namespace}` : 'the ClusterPolicyReport';
+  return reportResource(kind).namespaced ? `the ${kind} in namespace ${namespace}` : `the ${kind}`;
 }
 
 function unavailableReason(error: unknown): string {

@@ -1,23 +1,57 @@
 import type { CheckOutcome, CheckedObject } from '../check/run-check.ts';
 import type { Violation } from '../policy/decision.ts';
 
-/** The wgpolicyk8s.io/v1alpha2 report objects, so Policy Reporter and existing dashboards show our results unchanged. */
+/**
+ * The two report APIs Policy Reporter and dashboards read: wgpolicyk8s.io/v1alpha2 (PolicyReport), and its successor
+ * openreports.io/v1alpha1 (Report), to which Kyverno moved. The results are the same in both.
+ */
+export const REPORTS_APIS = {
+  wgpolicyk8s: {
+    apiVersion: 'wgpolicyk8s.io/v1alpha2',
+    namespaced: { kind: 'PolicyReport', plural: 'policyreports' },
+    cluster: { kind: 'ClusterPolicyReport', plural: 'clusterpolicyreports' },
+  },
+  openreports: {
+    apiVersion: 'openreports.io/v1alpha1',
+    namespaced: { kind: 'Report', plural: 'reports' },
+    cluster: { kind: 'ClusterReport', plural: 'clusterreports' },
+  },
+} as const;
+
+export type ReportsApi = keyof typeof REPORTS_APIS;
+export const REPORTS_API_NAMES = Object.keys(REPORTS_APIS) as ReportsApi[];
+type ReportKind = (typeof REPORTS_APIS)[ReportsApi]['namespaced' | 'cluster']['kind'];
+
 export interface PolicyReportObject {
-  readonly apiVersion: 'wgpolicyk8s.io/v1alpha2';
-  readonly kind: 'PolicyReport' | 'ClusterPolicyReport';
+  readonly apiVersion: (typeof REPORTS_APIS)[ReportsApi]['apiVersion'];
+  readonly kind: ReportKind;
   readonly metadata: { readonly name: string; readonly namespace?: string; readonly labels: Record<string, string> };
+  /** openreports.io only: the engine that wrote every result. */
+  readonly source?: string;
   readonly summary: { pass: number; fail: number; warn: number; error: number; skip: number };
   readonly results: readonly Record<string, unknown>[];
+}
+
+/** The API group, version and plural of a report kind, for the Kubernetes client. */
+export function reportResource(kind: ReportKind): { group: string; version: string; plural: string; namespaced: boolean } {
+  for (const api of Object.values(REPORTS_APIS)) {
+    const [group, version] = api.apiVersion.split('/') as [string, string];
+    if (api.namespaced.kind === kind) return { group, version, plural: api.namespaced.plural, namespaced: true };
+    if (api.cluster.kind === kind) return { group, version, plural: api.cluster.plural, namespaced: false };
+  }
+  throw new Error(`not a report kind: ${kind}`);
 }
 
 const POLICY = 'entra-rbac-guard';
 const REPORT_NAME = 'entra-rbac-guard';
 
 /**
- * One PolicyReport per namespace (RoleBindings, Roles) and one ClusterPolicyReport (cluster-scoped objects). Each
- * violation is a `fail` (deny) or `warn` result; a compliant object is one `pass`; an exempt one a `skip` that says why.
+ * One PolicyReport (Report) per namespace (RoleBindings, Roles) and one ClusterPolicyReport (ClusterReport) for the
+ * cluster-scoped objects. Each violation is a `fail` (deny) or `warn` result; a compliant object is one `pass`; an
+ * exempt one a `skip` that says why.
  */
-export function policyReports(outcome: CheckOutcome, now: Date): PolicyReportObject[] {
+export function policyReports(outcome: CheckOutcome, now: Date, api: ReportsApi = 'wgpolicyk8s'): PolicyReportObject[] {
+  const { apiVersion, namespaced, cluster } = REPORTS_APIS[api];
   const byNamespace = new Map<string, CheckedObject[]>();
   for (const entry of outcome.checked) {
     const list = byNamespace.get(entry.object.namespace) ?? [];
@@ -32,16 +66,17 @@ export function policyReports(outcome: CheckOutcome, now: Date): PolicyReportObj
       const summary = { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 };
       for (const result of results) summary[result['result'] as keyof typeof summary] += 1;
       return {
-        apiVersion: 'wgpolicyk8s.io/v1alpha2',
-        kind: namespace ? 'PolicyReport' : 'ClusterPolicyReport',
+        apiVersion,
+        kind: namespace ? namespaced.kind : cluster.kind,
         metadata: {
           name: REPORT_NAME,
           ...(namespace ? { namespace } : {}),
           labels: { 'app.kubernetes.io/managed-by': 'entra-rbac-guard' },
         },
+        ...(api === 'openreports' ? { source: POLICY } : {}),
         summary,
         results,
-      } as const;
+      };
     });
 }
 

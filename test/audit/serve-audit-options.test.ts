@@ -42,6 +42,8 @@ for (const [name, args, extraEnv, message] of [
   ['not a duration', ['serve', '--audit-interval', '5 minutes'], {}, '--audit-interval: "5 minutes" is not a duration: write it like 500ms, 30s, 10m or 1h'],
   ['below a second', ['serve', '--audit-interval', '100ms'], {}, '--audit-interval must be at least 1s'],
   ['reports without an interval', ['serve', '--audit-write-reports'], {}, '--audit-write-reports goes with --audit-interval DURATION'],
+  ['a report API that does not exist', ['serve', '--audit-interval', '5m', '--audit-write-reports', '--audit-reports-api', 'policyreports'], {}, '--audit-reports-api must be one of wgpolicyk8s, openreports, got "policyreports"'],
+  ['a report API without writing reports', ['serve', '--audit-interval', '5m', '--audit-reports-api', 'openreports'], {}, '--audit-reports-api goes with --audit-write-reports'],
 ] as const) {
   Options(`${name} :: exit 2, saying what to fix`, async ({ env }) => {
     const ran = await runCli(args, { ...env, ...extraEnv }, { timeoutMs: 20_000 });

@@ -45,6 +45,21 @@ Audit('writeReports :: the flag, and write access to our report kinds only', () 
   assert.equal(clusterRules(objects).filter((rule) => rule['apiGroups'].includes('wgpolicyk8s.io')), [REPORT_RULE]);
 });
 
+Audit('reportsApi openreports :: the flag, and write access to reports and clusterreports instead of PolicyReports', () => {
+  const objects = render({ values: { audit: { interval: '5m', writeReports: true, reportsApi: 'openreports' } } });
+  const list = args(objects);
+  assert.is(list[list.indexOf('--audit-reports-api') + 1], 'openreports');
+  assert.equal(clusterRules(objects).filter((rule) => rule['apiGroups'].includes('wgpolicyk8s.io')), []);
+  assert.equal(clusterRules(objects).filter((rule) => rule['apiGroups'].includes('openreports.io')), [
+    { apiGroups: ['openreports.io'], resources: ['reports', 'clusterreports'], verbs: ['get', 'list', 'create', 'update', 'delete'] },
+  ]);
+  assert.not.ok(args(render({ values: { audit: { interval: '5m', writeReports: true } } })).includes('--audit-reports-api'), 'the default needs no flag');
+});
+
+Audit('a report API that does not exist :: refused by the schema with its path', () => {
+  assert.match(renderError({ values: { audit: { interval: '5m', writeReports: true, reportsApi: 'policyreports' } } }), "at '/audit/reportsApi'");
+});
+
 Audit('writeReports without an interval :: refused, saying what to set', () => {
   assert.match(renderError({ values: { audit: { writeReports: true } } }), 'audit.writeReports needs audit.interval');
 });

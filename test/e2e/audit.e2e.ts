@@ -392,4 +392,35 @@ Audit('policyreport :: kubectl apply creates them; what the API server stores is
   assert.match(printed.stdout, /entra-rbac-guard\s+\d+\s+3\s+0\s+0\s+0/, `the printer columns read our summary:\n${printed.stdout}`);
 });
 
+Audit('openreports :: kubectl apply, with its validation on, creates them; stored exactly as written, the same results as the PolicyReports', async (context) => {
+  const { harness } = context;
+  expectOk(await harness.kubectl(['apply', '-f', join(LOCAL_FIXTURES, 'openreports-crds.yaml')]), 'apply the OpenReports CRDs');
+  expectOk(await harness.kubectl(['wait', '--for=condition=Established', 'crd/reports.openreports.io', 'crd/clusterreports.openreports.io', '--timeout=30s']), 'CRDs established');
+  const yaml = expectExit(await audit(context, '--output', 'openreports'), 1, 'audit --output openreports').stdout;
+  const written = parseAllDocuments(yaml).map((document) => document.toJS() as Json);
+  assert.ok(written.every((report) => report['apiVersion'] === 'openreports.io/v1alpha1' && report['source'] === 'entra-rbac-guard'));
+  assert.equal(
+    written.map((report) => `${report['kind']} ${report['metadata']['namespace'] ?? ''}`).sort(),
+    ['ClusterReport ', 'Report kube-public', 'Report kube-system', 'Report payments', 'Report platform-tools'],
+  );
+  expectOk(await harness.kubectl(['apply', '-f', '-'], { stdin: yaml }), 'kubectl apply the reports (client-side validation on)');
+  const stored = [
+    ...(JSON.parse(expectOk(await harness.kubectl(['get', 'reports.openreports.io', '--all-namespaces', '-o', 'json']), 'get').stdout)['items'] as Json[]),
+    ...(JSON.parse(expectOk(await harness.kubectl(['get', 'clusterreports.openreports.io', '-o', 'json']), 'get').stdout)['items'] as Json[]),
+  ];
+  assert.is(stored.length, written.length);
+  const policyReports = parseAllDocuments(expectExit(await audit(context, '--output', 'policyreport'), 1, 'policyreport').stdout).map((document) => document.toJS() as Json);
+  const withoutTimes = (results: Json[]) => results.map(({ timestamp: _time, ...rest }) => rest);
+  for (const report of written) {
+    const namespace = report['metadata']['namespace'];
+    const kept = stored.find((item) => item['kind'] === report['kind'] && item['metadata']['namespace'] === namespace)!;
+    assert.ok(kept, `${report['kind']} ${namespace ?? ''} was created`);
+    assert.equal([kept['results'], kept['summary'], kept['source']], [report['results'], report['summary'], report['source']], 'nothing pruned');
+    const twin = policyReports.find((other) => other['metadata']['namespace'] === namespace)!;
+    assert.equal(withoutTimes(report['results']), withoutTimes(twin['results']), `${namespace ?? 'cluster'}: the same results as the PolicyReport`);
+  }
+  const printed = expectOk(await harness.kubectl(['get', 'reports.openreports.io', '-n', 'payments']), 'kubectl get reports');
+  assert.match(printed.stdout, /entra-rbac-guard\s+\d+\s+3\s+0\s+0\s+0/, `the printer columns read our summary:\n${printed.stdout}`);
+});
+
 Audit.run();

@@ -229,4 +229,23 @@ Audit('the namespace loses its last RBAC object :: our report there is deleted; 
   assert.ok(await getObject(harness, ['clusterpolicyreport', 'entra-rbac-guard']), 'the ClusterPolicyReport stays');
 });
 
+Audit('--audit-reports-api openreports :: the rounds write openreports.io Reports instead, valid objects', async ({ harness, fakes }) => {
+  expectOk(await harness.kubectl(['apply', '-f', join(LOCAL_FIXTURES, 'openreports-crds.yaml')]), 'apply the OpenReports CRDs');
+  expectOk(await harness.kubectl(['wait', '--for=condition=Established', 'crd/reports.openreports.io', 'crd/clusterreports.openreports.io', '--timeout=30s']), 'CRDs established');
+  expectOk(await harness.kubectl(['create', 'rolebinding', 'open-team', `--namespace=${NAMESPACE}`, '--clusterrole=view', `--group=${PAYMENTS.id}`]), 'a binding to report on');
+  const policy = harness.writePolicy('audit-policy.yaml', 'apiVersion: entra-rbac-guard/v1\nkind: Policy\n');
+  await withEnvironment(azureEnvironment(fakes), () =>
+    harness.restartWebhook({
+      args: ['--policy', policy, '--kubeconfig', harness.kubeconfig, '--graph-endpoint', fakes.graph.endpoint, '--audit-interval', `${INTERVAL_MS}ms`, '--audit-write-reports', '--audit-reports-api', 'openreports'],
+      directory: false,
+    }),
+  );
+  const report = await eventually('Report team-a/entra-rbac-guard', () => getObject(harness, ['reports.openreports.io', 'entra-rbac-guard', '-n', NAMESPACE]), ONE_INTERVAL_AND_SLACK_MS + 5_000);
+  assert.is(report['apiVersion'], 'openreports.io/v1alpha1');
+  assert.is(report['source'], 'entra-rbac-guard');
+  assert.is(reportLine(report), 'pass 1, fail 0, warn 0, skip 0');
+  assert.equal((report['results'] as Json[]).map((result) => result['resources'][0]['name']), ['open-team']);
+  assert.ok(await eventually('ClusterReport entra-rbac-guard', () => getObject(harness, ['clusterreports.openreports.io', 'entra-rbac-guard']), ONE_INTERVAL_AND_SLACK_MS));
+});
+
 Audit.run();
