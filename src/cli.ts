@@ -12,6 +12,7 @@ import { DEFAULT_POLICY_YAML } from './policy/default-policy.ts';
 import type { Policy } from './policy/model.ts';
 import type { Metrics } from './telemetry/metrics.ts';
 import { jsonReport } from './report/json.ts';
+import { sarifReport } from './report/sarif.ts';
 import { tableReport } from './report/table.ts';
 import { DEFAULT_FAIL_ON, FAIL_ON_LEVELS, failsAudit, isFailOn } from './audit/fail-on.ts';
 import { terminalProgress } from './audit/progress.ts';
@@ -53,7 +54,10 @@ Commands:
            signal, skips the drain. [--shed-lag 1s] While the event loop lags this much, /validate answers 429 at
            once (the API server applies the webhook's failurePolicy) instead of answering too late; 0s never sheds.
   check    Judge manifests offline, as the webhook would: YAML or JSON files, directories, or - for standard input.
-           [--policy FILE] [DIRECTORY OPTIONS] [--output table|json] [--namespace NS] [--require-directory] PATH... | -
+           [--policy FILE] [DIRECTORY OPTIONS] [--output table|json|sarif] [--namespace NS] [--require-directory]
+           [--helm-source-prefix DIR] PATH... | -
+           sarif: SARIF 2.1.0 for code scanning. --helm-source-prefix names each document on standard input that
+           helm template marked "# Source: CHART/templates/FILE" after DIR/CHART/templates/FILE (e.g. charts/).
            Exit 0: nothing denied; 1: something denied; 2: usage or input error. Without a directory, groups are
            not checked and each result says so; --require-directory makes that an error (exit 2), for pipelines
            that must verify groups.
@@ -64,7 +68,8 @@ Commands:
            Lists each kind in pages of --page-size (default 500) and looks every distinct group up once.
            table: violations by rule, then by binding, exempt objects and why; json: as check; sarif: SARIF 2.1.0;
            policyreport: wgpolicyk8s.io/v1alpha2 PolicyReports (per namespace) and a ClusterPolicyReport, for
-           kubectl apply -f -; openreports: the same as openreports.io/v1alpha1 Reports and a ClusterReport. A progress line goes to standard error when it is a terminal.
+           kubectl apply -f -; openreports: the same as openreports.io/v1alpha1 Reports and a ClusterReport.
+           A progress line goes to standard error when it is a terminal.
            --fail-on deny (default) counts violations of rules set to deny, also when the policy's mode is audit
            (the audit reports what enforce mode would deny); warn counts every violation; never always exits 0.
            Exit 0: nothing at or above --fail-on; 1: violations; 2: usage error, or the cluster could not be read
@@ -294,6 +299,7 @@ async function checkCommand(args: readonly string[], io: Io): Promise<number> {
       output: { type: 'string' },
       namespace: { type: 'string' },
       'require-directory': { type: 'boolean' },
+      'helm-source-prefix': { type: 'string' },
       ...DIRECTORY_OPTIONS,
     },
     true,
@@ -301,7 +307,7 @@ async function checkCommand(args: readonly string[], io: Io): Promise<number> {
   );
   const output = parsed.option('output') ?? 'table';
   if (parsed.positionals.length === 0) throw new UsageError('check needs at least one PATH, or - to read standard input');
-  if (output !== 'table' && output !== 'json') throw new UsageError(`--output must be table or json, got "${output}"`);
+  if (output !== 'table' && output !== 'json' && output !== 'sarif') throw new UsageError(`--output must be table, json or sarif, got "${output}"`);
   const loaded = await loadPolicy(parsed.option('policy'));
   for (const warning of loaded.warnings) io.stderr(`warning: policy ${loaded.source}: ${warning.path}: ${warning.message}\n`);
   const { directory, description } = await loadDirectory(loaded.policy, directoryOptions(parsed, io.env));
@@ -313,9 +319,9 @@ async function checkCommand(args: readonly string[], io: Io): Promise<number> {
         'AZURE_FEDERATED_TOKEN_FILE or AZURE_CLIENT_SECRET), with directory.verify true in the policy',
     );
   }
-  const objects = await readManifests(parsed.positionals, io.readStdin);
+  const objects = await readManifests(parsed.positionals, io.readStdin, { helmSourcePrefix: parsed.option('helm-source-prefix') });
   const outcome = await checkManifests(objects, loaded.policy, directory, parsed.option('namespace') ?? 'default');
-  io.stdout(output === 'json' ? jsonReport(outcome) : tableReport(outcome));
+  io.stdout(output === 'json' ? jsonReport(outcome) : output === 'sarif' ? sarifReport(outcome, packageVersion()) : tableReport(outcome));
   return outcome.checked.some((entry) => !entry.decision.allowed) ? EXIT.denied : EXIT.ok;
 }
 

@@ -11,15 +11,24 @@ export interface ManifestObject {
 
 const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
+export interface ReadOptions {
+  /**
+   * For standard input: a document that `helm template` marked `# Source: CHART/templates/FILE` is named after that
+   * template, with this prefix (the folder holding the chart in the repository, e.g. `charts/`), so a pipeline's
+   * findings point at the template file. Undefined: documents on standard input are `stdin#N`.
+   */
+  readonly helmSourcePrefix?: string | undefined;
+}
+
 /**
  * Reads YAML or JSON manifests: files, directories (recursively, .yaml/.yml/.json), and `-` for standard input.
  * Multi-document files and `kind: List` are expanded. Throws InvalidInputError naming the file and document.
  */
-export async function readManifests(paths: readonly string[], readStdin: () => Promise<string>): Promise<ManifestObject[]> {
+export async function readManifests(paths: readonly string[], readStdin: () => Promise<string>, options: ReadOptions = {}): Promise<ManifestObject[]> {
   const objects: ManifestObject[] = [];
   for (const path of paths) {
     if (path === '-') {
-      objects.push(...parseManifests(await readStdin(), 'stdin'));
+      objects.push(...parseManifests(await readStdin(), 'stdin', options.helmSourcePrefix ?? ''));
       continue;
     }
     for (const file of await manifestFiles(path)) {
@@ -47,10 +56,12 @@ async function manifestFiles(path: string): Promise<string[]> {
   return nested.flat();
 }
 
-export function parseManifests(text: string, file: string): ManifestObject[] {
+export function parseManifests(text: string, file: string, helmSourcePrefix?: string): ManifestObject[] {
   const objects: ManifestObject[] = [];
   for (const [index, document] of parseAllDocuments(text).entries()) {
-    const source = `${file}#${index + 1}`;
+    const comment = `${document.commentBefore ?? ''}\n${(document.contents as { commentBefore?: string | null } | null)?.commentBefore ?? ''}`;
+    const template = helmSourcePrefix === undefined ? undefined : HELM_SOURCE.exec(comment)?.[1];
+    const source = template ? `${helmSourcePrefix}${template}#${index + 1}` : `${file}#${index + 1}`;
     const error = document.errors[0];
     if (error) {
       const at = error.linePos ? ` (line ${error.linePos[0].line}, column ${error.linePos[0].col})` : '';
@@ -62,6 +73,9 @@ export function parseManifests(text: string, file: string): ManifestObject[] {
   }
   return objects;
 }
+
+/** The comment `helm template` puts before each document it renders. */
+const HELM_SOURCE = /^\s*Source: (\S+)\s*$/m;
 
 function expandList(value: unknown, source: string): ManifestObject[] {
   if (!isRecord(value) || typeof value['kind'] !== 'string') {
