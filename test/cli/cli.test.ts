@@ -340,7 +340,7 @@ withWorkdir(Errors);
 for (const [name, args, message] of [
   ['check without paths', ['check'], /check needs at least one PATH, or - to read standard input/],
   ['unknown option', ['check', '--bogus', 'x.yaml'], /Unknown option '--bogus'/],
-  ['--output xml', ['check', '--output', 'xml', 'x.yaml'], /--output must be table or json, got "xml"/],
+  ['--output xml', ['check', '--output', 'xml', 'x.yaml'], /--output must be table, json or sarif, got "xml"/],
   ['unknown command', ['frobnicate'], /unknown command "frobnicate"/],
   ['policy without subcommand', ['policy'], /policy takes `validate FILE` or `default`/],
   ['serve --tls-cert without --tls-key', ['serve', '--tls-cert', 'tls.crt'], /--tls-cert and --tls-key go together/],
