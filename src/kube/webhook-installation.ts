@@ -23,11 +23,12 @@ import { requestTimeout } from './request-timeout.ts';
 const CHART_NAME = 'entra-rbac-guard';
 const CHART_SELECTOR = `app.kubernetes.io/name=${CHART_NAME}`;
 
-/** What preflight needs beyond listing RBAC, as the 403 message says it. */
-export const WEBHOOK_PERMISSION =
-  'preflight needs list on validatingwebhookconfigurations (admissionregistration.k8s.io), get on namespaces, and in the ' +
-  "webhook's namespace get on services and endpoints and list on poddisruptionbudgets (policy): cluster-admin has them, " +
-  'or grant them with a ClusterRole bound to your Entra group';
+/** What preflight needs, as a 403 message says it. */
+export const PREFLIGHT_PERMISSION =
+  'preflight needs list on roles, clusterroles, rolebindings and clusterrolebindings cluster-wide, list on ' +
+  'validatingwebhookconfigurations, get on namespaces, and in the webhook\'s namespace get on services and endpoints and ' +
+  'list on poddisruptionbudgets: run it as a member of an admin group (cluster-admin has all of them), or grant them ' +
+  'with a ClusterRole bound to your Entra group';
 
 export interface InstallationOptions {
   /** The API server's URL, named in error messages. */
@@ -144,7 +145,7 @@ class InstallationReader {
   }
 
   private failure(action: string, error: unknown): Error {
-    return accessError(error, { action, server: this.options.server, timeoutMs: this.options.timeoutMs, permission: WEBHOOK_PERMISSION });
+    return accessError(error, { action, server: this.options.server, timeoutMs: this.options.timeoutMs, permission: PREFLIGHT_PERMISSION });
   }
 
   private timeout() {

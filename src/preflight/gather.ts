@@ -1,9 +1,8 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Directory, MemberFact } from '../directory/port.ts';
-import { listInventory } from '../kube/inventory.ts';
-import { rbacPageLister } from '../kube/inventory.ts';
+import { listInventory, rbacPageLister } from '../kube/inventory.ts';
 import type { RbacKind } from '../kube/role-cache.ts';
-import { readWebhookInstallation } from '../kube/webhook-installation.ts';
+import { PREFLIGHT_PERMISSION, readWebhookInstallation } from '../kube/webhook-installation.ts';
 import type { GroupFact } from '../policy/facts.ts';
 import type { Policy } from '../policy/model.ts';
 import { withAggregatedRules } from '../policy/privileges.ts';
@@ -31,7 +30,7 @@ export interface GatherInput {
  */
 export async function gatherPreflightFacts(input: GatherInput): Promise<PreflightFacts> {
   const { server, timeoutMs } = input;
-  const inventory = await listInventory(rbacPageLister(input.kubeConfig, timeoutMs), { server, timeoutMs, onInvalid: input.onInvalid });
+  const inventory = await listInventory(rbacPageLister(input.kubeConfig, timeoutMs), { server, timeoutMs, onInvalid: input.onInvalid, permission: PREFLIGHT_PERMISSION });
   const rbac = { roles: withAggregatedRules(inventory.roles), bindings: inventory.bindings };
   const [webhook, directory] = await Promise.all([readWebhookInstallation(input.kubeConfig, { server, timeoutMs }), askDirectory(input, rbac)]);
   return { policy: input.policy, policySource: input.policySource, rbac, directory, webhook };

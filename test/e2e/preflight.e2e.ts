@@ -221,6 +221,15 @@ Preflight('the policy from its ConfigMap :: read as audit reads it, named in the
   assert.match(ran.stdout, `policy: ConfigMap ${NAMESPACE}/${FULLNAME}-policy (resourceVersion `);
 });
 
+Preflight('as a user with no RBAC grant :: exit 2, the 403 and the permissions preflight needs; no stack trace', async (context) => {
+  const ran = await preflight(context, { args: ['--context', 'developer'] });
+  expectExit(ran, 2);
+  assert.is(ran.stdout, '');
+  assert.match(ran.stderr, 'entra-rbac-guard: cannot list clusterroles cluster-wide: permission denied (HTTP 403: clusterroles.rbac.authorization.k8s.io is forbidden: User "e2e-developer"');
+  assert.match(ran.stderr, 'preflight needs list on roles, clusterroles, rolebindings and clusterrolebindings cluster-wide, list on validatingwebhookconfigurations');
+  assert.not.match(ran.stderr, /\n\s+at [\w.<]+ \(/);
+});
+
 // --- the directory ---------------------------------------------------------------------------------------------------
 
 Preflight('admin groups: empty, missing, Microsoft 365 :: admin-groups fails with what to do; exit 1', async (context) => {
