@@ -122,7 +122,10 @@ class InstallationReader {
     } catch (error) {
       if (!(error instanceof ApiException && error.code === 404)) throw this.failure(action, error);
     }
-    const list = await this.call(action, () => this.objects.list<KubernetesObject & { spec?: unknown }>('policy/v1beta1', 'PodDisruptionBudget', namespace));
+    // KubernetesObjectApi takes no per-call middleware: the deadline is raced instead.
+    const list = await this.call(action, () =>
+      withinDeadline(this.objects.list<KubernetesObject & { spec?: unknown }>('policy/v1beta1', 'PodDisruptionBudget', namespace), this.options.timeoutMs),
+    );
     return list.items.map((item) => budget('policy/v1beta1', item));
   }
 
@@ -151,6 +154,15 @@ class InstallationReader {
   private timeout() {
     return requestTimeout(this.options.timeoutMs);
   }
+}
+
+/** Rejects with a TimeoutError (which accessError explains) when `work` has not settled within `timeoutMs`. */
+function withinDeadline<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  const deadline = AbortSignal.timeout(timeoutMs);
+  return new Promise<T>((resolve, reject) => {
+    deadline.addEventListener('abort', () => reject(deadline.reason), { once: true });
+    work.then(resolve, reject);
+  });
 }
 
 function budget(apiVersion: string, item: KubernetesObject & { spec?: unknown }): DisruptionBudget {

@@ -7,7 +7,7 @@ import type { GroupFact } from '../policy/facts.ts';
 import type { Policy } from '../policy/model.ts';
 import { withAggregatedRules } from '../policy/privileges.ts';
 import { entraGroupSubjects } from '../policy/subjects.ts';
-import { adminGroupsOf, clusterAdminBindings } from './checks/admin-binding.ts';
+import { adminGroupBindings } from './checks/admin-binding.ts';
 import type { DirectoryFindings, PreflightFacts } from './facts.ts';
 
 export interface GatherInput {
@@ -39,8 +39,7 @@ export async function gatherPreflightFacts(input: GatherInput): Promise<Prefligh
 async function askDirectory(input: GatherInput, rbac: PreflightFacts['rbac']): Promise<DirectoryFindings> {
   const { directory, policy } = input;
   if (!directory) return { source: undefined, missing: input.directoryMissing, groups: new Map(), members: undefined };
-  const adminBindings = clusterAdminBindings(rbac.bindings, rbac.roles, policy).filter((binding) => adminGroupsOf(binding, policy).length > 0);
-  const ids = [...new Set([...policy.adminGroups, ...adminBindings.flatMap((binding) => entraGroupSubjects(binding, policy).map((subject) => subject.name))])];
+  const ids = [...new Set([...policy.adminGroups, ...adminGroupBindings(rbac.bindings, rbac.roles, policy).flatMap((binding) => entraGroupSubjects(binding, policy).map((subject) => subject.name))])];
   const groups = ids.length > 0 ? await directory.lookupGroups(ids) : new Map<string, GroupFact>();
   if (!directory.probeMembers) return { source: directory.source, groups, members: undefined };
   const probe = directory.probeMembers.bind(directory);

@@ -33,6 +33,17 @@ function expectUsage(ran: Ran, ...texts: string[]): void {
   assert.not.match(ran.stderr, /\n\s+at [\w.<]+ \(/, 'no stack trace');
 }
 
+function kubeconfigFor(server: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'gone', cluster: { server, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'u', user: { token: 'x' } }],
+    contexts: [{ name: 'gone', context: { cluster: 'gone', user: 'u' } }],
+    'current-context': 'gone',
+  });
+}
+
 preflight.before(async (context) => {
   context.dir = await mkdtemp(join(tmpdir(), 'erg-preflight-cli-'));
   const server = createServer();
@@ -40,17 +51,7 @@ preflight.before(async (context) => {
   const { port } = server.address() as AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   context.kubeconfig = join(context.dir, 'kubeconfig');
-  await writeFile(
-    context.kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'gone', cluster: { server: `https://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'u', user: { token: 'x' } }],
-      contexts: [{ name: 'gone', context: { cluster: 'gone', user: 'u' } }],
-      'current-context': 'gone',
-    }),
-  );
+  await writeFile(context.kubeconfig, kubeconfigFor(`https://127.0.0.1:${port}`));
 });
 
 preflight.after(async (context) => {
@@ -87,6 +88,20 @@ preflight('--context that the kubeconfig lacks :: exit 2 naming its contexts', a
 preflight('the API server cannot be reached :: exit 2, what failed and what to check', async ({ kubeconfig }) => {
   const ran = await run(['--kubeconfig', kubeconfig, '--output', 'json']);
   expectUsage(ran, 'cannot list clusterroles cluster-wide: cannot reach the API server at https://127.0.0.1:', 'check the server address in the kubeconfig');
+});
+
+preflight('an API server that never answers :: exit 2 after --request-timeout, saying so', async ({ dir }) => {
+  const silent = createServer(() => undefined);
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  try {
+    const kubeconfig = join(dir, 'silent-kubeconfig');
+    await writeFile(kubeconfig, kubeconfigFor(`https://127.0.0.1:${(silent.address() as AddressInfo).port}`));
+    const started = Date.now();
+    expectUsage(await run(['--kubeconfig', kubeconfig, '--request-timeout', '1s']), 'did not answer within 1 s (raise --request-timeout');
+    assert.ok(Date.now() - started < 20_000, 'it gave up at the timeout');
+  } finally {
+    silent.close();
+  }
 });
 
 preflight('the policy file is invalid :: exit 2 before the cluster is asked', async ({ dir, kubeconfig }) => {

@@ -21,7 +21,7 @@ const AKS_BINDING = 'aks-cluster-admin-binding-aad';
 export function checkAdminBinding(facts: PreflightFacts): CheckResult {
   const { policy } = facts;
   if (policy.adminGroups.length === 0) return verdict(ID, TITLE, [fail('the policy lists no adminGroups, so no binding can grant cluster-admin to one', NO_ADMIN_GROUPS_FIX)]);
-  const bindings = clusterAdminBindings(facts.rbac.bindings, facts.rbac.roles, policy).filter((binding) => adminGroupsOf(binding, policy).length > 0);
+  const bindings = adminGroupBindings(facts.rbac.bindings, facts.rbac.roles, policy);
   if (bindings.length === 0) {
     return verdict(ID, TITLE, [
       fail(
@@ -47,8 +47,13 @@ export function checkAdminBinding(facts: PreflightFacts): CheckResult {
   );
 }
 
+/** The ClusterRoleBindings that grant cluster-admin (or as much) to an admin group. */
+export function adminGroupBindings(bindings: readonly Binding[], roles: readonly RbacRole[], policy: Policy): Binding[] {
+  return clusterAdminBindings(bindings, roles, policy).filter((binding) => adminGroupsOf(binding, policy).length > 0);
+}
+
 /** The ClusterRoleBindings whose ClusterRole is cluster-admin (by the policy's clusterAdminRoles) or grants as much. */
-export function clusterAdminBindings(bindings: readonly Binding[], roles: readonly RbacRole[], policy: Policy): Binding[] {
+function clusterAdminBindings(bindings: readonly Binding[], roles: readonly RbacRole[], policy: Policy): Binding[] {
   const clusterRoles = new Map(roles.filter((role) => role.kind === 'ClusterRole').map((role) => [role.name, role]));
   return bindings.filter((binding) => {
     if (binding.kind !== 'ClusterRoleBinding' || binding.roleRef.kind !== 'ClusterRole') return false;
@@ -58,7 +63,7 @@ export function clusterAdminBindings(bindings: readonly Binding[], roles: readon
 }
 
 /** The admin groups among the binding's subjects. */
-export function adminGroupsOf(binding: Binding, policy: Policy): string[] {
+function adminGroupsOf(binding: Binding, policy: Policy): string[] {
   return binding.subjects.filter((subject) => subject.kind === 'Group' && policy.adminGroups.includes(subject.name)).map((subject) => subject.name);
 }
 
