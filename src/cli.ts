@@ -3,7 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InvalidInputError } from './admission/binding.ts';
 import { readManifests } from './check/manifests.ts';
 import { checkManifests } from './check/run-check.ts';
-import { loadDirectory, loadPolicy, parseDuration, type DirectoryOptions } from './config.ts';
+import { loadDirectory, loadPolicy, parseDuration, type DirectoryOptions, type LoadedPolicy } from './config.ts';
 import { CLOUD_NAMES, type Cloud } from './directory/credentials.ts';
 import { exportSnapshot } from './directory/export.ts';
 import { parseConfigMapRef, type ConfigMapRef } from './kube/configmap-ref.ts';
@@ -19,9 +19,12 @@ import { terminalProgress } from './audit/progress.ts';
 import { AUDIT_OUTPUTS, isAuditOutput, renderAudit } from './audit/render.ts';
 import { REPORTS_API_NAMES, type ReportsApi } from './report/policy-report.ts';
 import { runAudit } from './audit/run-audit.ts';
-import { connectCluster } from './kube/client.ts';
+import { connectCluster, type ClusterConnection } from './kube/client.ts';
 import { DEFAULT_PAGE_SIZE, DEFAULT_REQUEST_TIMEOUT_MS, rbacPageLister } from './kube/inventory.ts';
 import { readPolicyConfigMap } from './kube/read-policy-configmap.ts';
+import { gatherPreflightFacts } from './preflight/gather.ts';
+import { isPreflightOutput, PREFLIGHT_OUTPUTS, renderPreflight } from './preflight/render.ts';
+import { runPreflight } from './preflight/run-preflight.ts';
 
 export interface Io {
   readonly stdout: (text: string) => void;
@@ -32,7 +35,7 @@ export interface Io {
   readonly stderrIsTTY?: boolean;
 }
 
-/** Exit codes shared by check (and audit): 0 nothing denied, 1 something denied, 2 usage or input error. */
+/** Exit codes shared by check, audit and preflight: 0 nothing denied (or failed), 1 something denied (a check failed), 2 usage or input error. */
 export const EXIT = { ok: 0, denied: 1, usage: 2 } as const;
 
 const USAGE = `Usage: entra-rbac-guard <command> [options]
@@ -74,6 +77,15 @@ Commands:
            (the audit reports what enforce mode would deny); warn counts every violation; never always exits 0.
            Exit 0: nothing at or above --fail-on; 1: violations; 2: usage error, or the cluster could not be read
            (kubeconfig, credentials, permissions: list on the four RBAC resources cluster-wide, network).
+  preflight  Before az aks update --disable-local-accounts and before enforcing: is Entra admin access in place?
+           [--policy FILE | --policy-configmap NAMESPACE/NAME] [CLUSTER OPTIONS] [DIRECTORY OPTIONS]
+           [--output table|json] [--request-timeout 30s]
+           Checks, each pass, warn or fail with what to do: the policy's adminGroups exist in Entra ID, are security
+           groups and have members (Graph; a --directory snapshot cannot tell members); a ClusterRoleBinding the
+           webhook would allow grants cluster-admin to one of them; bindings that only local accounts (clusterAdmin,
+           clusterUser, system:masters) use; the webhook's installation (its own namespace exempt, failurePolicy, 2 or
+           more ready endpoints, a PodDisruptionBudget); the policy's mode.
+           Exit 0: nothing fails; 1: a check fails; 2: usage error, or the cluster could not be read.
   policy validate FILE   Check a policy file and list every problem with its path.
   policy default         Print the embedded default policy, with comments.
   directory export [DIRECTORY OPTIONS] [--id ID]... [PATH... | -]
@@ -105,6 +117,8 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
         return await checkCommand(rest, io);
       case 'audit':
         return await auditCommand(rest, io);
+      case 'preflight':
+        return await preflightCommand(rest, io);
       case 'policy':
         return await policyCommand(rest, io);
       case 'directory':
@@ -325,18 +339,47 @@ async function checkCommand(args: readonly string[], io: Io): Promise<number> {
   return outcome.checked.some((entry) => !entry.decision.allowed) ? EXIT.denied : EXIT.ok;
 }
 
+/** The options of the commands that read a cluster and the policy (`audit`, `preflight`). */
+const CLUSTER_POLICY_OPTIONS: Options = {
+  policy: { type: 'string' },
+  'policy-configmap': { type: 'string' },
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+  output: { type: 'string' },
+  'request-timeout': { type: 'string' },
+};
+
+interface ClusterAndPolicy {
+  readonly cluster: ClusterConnection;
+  /** The API server's URL, named in error messages. */
+  readonly server: string;
+  readonly loaded: LoadedPolicy;
+  readonly timeoutMs: number;
+}
+
+/** The cluster as kubectl finds it, and the policy from --policy FILE, --policy-configmap NS/NAME or the embedded default. */
+async function clusterAndPolicy(parsed: Parsed, io: Io): Promise<ClusterAndPolicy> {
+  const { option } = parsed;
+  const timeoutMs = parseDuration(option('request-timeout'), '--request-timeout') ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  if (option('policy') && option('policy-configmap')) throw new UsageError('--policy and --policy-configmap are alternatives: give one (a file, or a ConfigMap to read)');
+  const configMap = option('policy-configmap');
+  const ref = configMap === undefined ? undefined : parseConfigMapRef(configMap);
+  if (ref && 'error' in ref) throw new UsageError(ref.error);
+
+  const cluster = connectCluster({ kubeconfig: option('kubeconfig'), context: option('context'), env: io.env });
+  const server = cluster.kubeConfig.getCurrentCluster()?.server ?? 'the API server';
+  const loaded = ref ? await readPolicyConfigMap(cluster.kubeConfig, ref, { server, timeoutMs }) : await loadPolicy(option('policy'));
+  for (const warning of loaded.warnings) io.stderr(`warning: policy ${loaded.source}: ${warning.path}: ${warning.message}\n`);
+  return { cluster, server, loaded, timeoutMs };
+}
+
 async function auditCommand(args: readonly string[], io: Io): Promise<number> {
   const parsed = parse(
     args,
     {
-      policy: { type: 'string' },
-      'policy-configmap': { type: 'string' },
-      kubeconfig: { type: 'string' },
-      context: { type: 'string' },
-      output: { type: 'string' },
+      ...CLUSTER_POLICY_OPTIONS,
       'fail-on': { type: 'string' },
       'page-size': { type: 'string' },
-      'request-timeout': { type: 'string' },
       ...DIRECTORY_OPTIONS,
     },
     false,
@@ -349,16 +392,7 @@ async function auditCommand(args: readonly string[], io: Io): Promise<number> {
   if (!isFailOn(failOn)) throw new UsageError(`--fail-on must be one of ${FAIL_ON_LEVELS.join(', ')}, got "${failOn}"`);
   const pageSize = Number(option('page-size') ?? DEFAULT_PAGE_SIZE);
   if (!Number.isInteger(pageSize) || pageSize < 1) throw new UsageError(`--page-size must be a whole number of objects, at least 1; got "${option('page-size')}"`);
-  const timeoutMs = parseDuration(option('request-timeout'), '--request-timeout') ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  if (option('policy') && option('policy-configmap')) throw new UsageError('--policy and --policy-configmap are alternatives: give one (a file, or a ConfigMap to read)');
-  const configMap = option('policy-configmap');
-  const ref = configMap === undefined ? undefined : parseConfigMapRef(configMap);
-  if (ref && 'error' in ref) throw new UsageError(ref.error);
-
-  const cluster = connectCluster({ kubeconfig: option('kubeconfig'), context: option('context'), env: io.env });
-  const server = cluster.kubeConfig.getCurrentCluster()?.server ?? 'the API server';
-  const loaded = ref ? await readPolicyConfigMap(cluster.kubeConfig, ref, { server, timeoutMs }) : await loadPolicy(option('policy'));
-  for (const warning of loaded.warnings) io.stderr(`warning: policy ${loaded.source}: ${warning.path}: ${warning.message}\n`);
+  const { cluster, server, loaded, timeoutMs } = await clusterAndPolicy(parsed, io);
   const { directory, description } = await loadDirectory(loaded.policy, directoryOptions(parsed, io.env));
   const outcome = await runAudit({
     listPage: rbacPageLister(cluster.kubeConfig, timeoutMs),
@@ -381,6 +415,34 @@ async function auditCommand(args: readonly string[], io: Io): Promise<number> {
     }),
   );
   return failsAudit(outcome.checked, failOn) ? EXIT.denied : EXIT.ok;
+}
+
+/**
+ * Before disabling local accounts or enforcing: admin groups in Entra ID, the cluster-admin binding they rely on,
+ * bindings that only local accounts use, and the webhook's installation. Exit 1 when a check fails.
+ */
+async function preflightCommand(args: readonly string[], io: Io): Promise<number> {
+  const parsed = parse(args, { ...CLUSTER_POLICY_OPTIONS, ...DIRECTORY_OPTIONS }, false, io.env);
+  const output = parsed.option('output') ?? 'table';
+  if (!isPreflightOutput(output)) throw new UsageError(`--output must be one of ${PREFLIGHT_OUTPUTS.join(', ')}, got "${output}"`);
+  const directoryChoice = directoryOptions(parsed, io.env);
+  const { cluster, server, loaded, timeoutMs } = await clusterAndPolicy(parsed, io);
+  // The admin groups are looked up whatever the policy says of other groups: that is what this command is for.
+  const lookAlways: Policy = { ...loaded.policy, directory: { ...loaded.policy.directory, verify: true } };
+  const { directory, description, missing } = await loadDirectory(lookAlways, directoryChoice);
+  const facts = await gatherPreflightFacts({
+    kubeConfig: cluster.kubeConfig,
+    server,
+    timeoutMs,
+    policy: loaded.policy,
+    policySource: loaded.source,
+    directory,
+    directoryMissing: missing,
+    onInvalid: (kind, error) => io.stderr(`warning: skipped a ${kind} that does not read as RBAC: ${error.message}\n`),
+  });
+  const report = runPreflight(facts);
+  io.stdout(renderPreflight(output, report, { cluster: cluster.description, policySource: loaded.source, mode: loaded.policy.mode, directory: description }));
+  return report.summary.fail > 0 ? EXIT.denied : EXIT.ok;
 }
 
 async function policyCommand(args: readonly string[], io: Io): Promise<number> {

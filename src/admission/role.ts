@@ -52,7 +52,7 @@ function readAggregationRule(value: unknown, path: string): AggregationRule {
   };
 }
 
-function readSelector(value: unknown, path: string): LabelSelector {
+export function readSelector(value: unknown, path: string): LabelSelector {
   const selector = expectRecord(value ?? {}, path);
   return {
     matchLabels: readStringMap(selector['matchLabels'], `${path}.matchLabels`),

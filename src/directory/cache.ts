@@ -1,6 +1,6 @@
 import type { GroupFact } from '../policy/facts.ts';
 import type { Metrics } from '../telemetry/metrics.ts';
-import type { Directory } from './port.ts';
+import type { Directory, MemberFact } from './port.ts';
 
 export interface CachedDirectoryOptions {
   /** How long "this group exists" is believed. Default 10 min. */
@@ -55,6 +55,8 @@ export class CachedDirectory implements Directory {
   /** Insertion order: eviction looks at the front; an entry used since it got there moves to the end instead. */
   private readonly entries = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<GroupFact>>();
+  /** Members are not cached: only `preflight` asks, once per admin group. */
+  readonly probeMembers?: (id: string, signal?: AbortSignal) => Promise<MemberFact>;
 
   constructor(
     private readonly inner: Directory,
@@ -68,6 +70,7 @@ export class CachedDirectory implements Directory {
     this.maxEntries = Math.max(1, Math.floor(nonNegative(options.maxEntries ?? 50_000, 'maxEntries')));
     this.now = options.now ?? Date.now;
     this.metrics = options.metrics;
+    if (inner.probeMembers) this.probeMembers = (id, signal) => inner.probeMembers!(id, signal);
   }
 
   /** Groups held, fresh or kept for stale-if-error. */

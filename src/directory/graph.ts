@@ -14,7 +14,7 @@ import type { GroupFact } from '../policy/facts.ts';
 import { circuitStateValue, type Metrics } from '../telemetry/metrics.ts';
 import { CircuitBreaker, parseRetryAfter, type Permit } from './breaker.ts';
 import { isMicrosoftGraphHost } from './credentials.ts';
-import type { Directory } from './port.ts';
+import type { Directory, MemberFact } from './port.ts';
 
 /**
  * Group facts from Microsoft Graph v1.0, with the least privilege that can read them: the application permission
@@ -157,6 +157,39 @@ export class GraphDirectory implements Directory {
     for (const { outcome } of answers.values()) this.metrics?.directoryLookups.inc({ outcome });
     // Every reason leaves through here: whatever Graph or the SDK put in it, no token goes with it.
     return new Map([...answers].map(([id, { fact }]) => [id, fact.state === 'unavailable' ? unavailable(this.scrub(fact.reason)) : fact]));
+  }
+
+  /**
+   * Whether the group has a member: `GET /groups/{id}/members?$top=1&$select=id`, which GroupMember.Read.All (what
+   * lookups already need) allows. For `preflight` only, never the webhook's hot path: uncached, one call per admin
+   * group, under the same deadline and circuit breaker as lookups. A 403 is `forbidden`, naming the permission.
+   */
+  async probeMembers(id: string, signal?: AbortSignal): Promise<MemberFact> {
+    if (!OBJECT_ID.test(id)) return { state: 'unavailable', reason: `"${printable(id)}" is not an Entra object ID (a lower-case GUID), so it was not sent to Microsoft Graph` };
+    const deadline = AbortSignal.timeout(this.deadlineMs);
+    const signals: Signals = { combined: signal ? AbortSignal.any([signal, deadline]) : deadline, deadline, caller: signal };
+    const admission = this.breaker.admit();
+    if (!admission.allowed) return { state: 'unavailable', reason: admission.reason };
+    const started = performance.now();
+    const call = new CallState();
+    try {
+      const request = this.request(`${groupPath(id)}/members`, call, signals.combined).top(1).select('id');
+      const body = await raceAbort(request.get() as Promise<unknown>, signals.combined);
+      const value = isRecord(body) && Array.isArray(body['value']) ? body['value'] : undefined;
+      if (!value) return { state: 'unavailable', reason: admission.permit.failed('Microsoft Graph sent a malformed answer to /members (no value list)') };
+      admission.permit.succeeded();
+      return { state: value.length > 0 ? 'has-members' : 'empty' };
+    } catch (error) {
+      if (error instanceof GraphError && error.statusCode === 403) {
+        admission.permit.released();
+        return {
+          state: 'forbidden',
+          reason: `the identity may not list the group's members (HTTP 403${codeSuffix(error.code)}); grant its app the Microsoft Graph application permission GroupMember.Read.All, with admin consent`,
+        };
+      }
+      const [answer] = this.failure([id], 'group', error, call, admission.permit, signals, performance.now() - started).answers.values();
+      return answer?.fact.state === 'not-found' ? { state: 'not-found' } : { state: 'unavailable', reason: this.scrub(answer?.fact.state === 'unavailable' ? answer.fact.reason : 'no answer') };
+    }
   }
 
   private async lookupChunk(ids: readonly string[], signals: Signals): Promise<Map<string, Answer>> {

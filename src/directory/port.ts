@@ -27,7 +27,21 @@ export interface Directory {
    * Only a directory with a cache has it.
    */
   refreshGroups?(ids: readonly string[]): Promise<ReadonlyMap<string, GroupFact>>;
+  /**
+   * Whether the group has at least one member (`preflight`: an empty admin group makes nobody an admin). Only
+   * Microsoft Graph can tell; a snapshot holds no members. Never on the webhook's hot path; never throws.
+   */
+  probeMembers?(id: string, signal?: AbortSignal): Promise<MemberFact>;
 }
+
+/** What the directory said about a group's members. */
+export type MemberFact =
+  | { readonly state: 'has-members' }
+  | { readonly state: 'empty' }
+  | { readonly state: 'not-found' }
+  /** The identity may not read members: `reason` names the permission to grant. */
+  | { readonly state: 'forbidden'; readonly reason: string }
+  | { readonly state: 'unavailable'; readonly reason: string };
 
 /** Fetches exactly the facts the engine said it needs. With no directory, the engine notes that nothing was checked. */
 export async function gatherFacts(

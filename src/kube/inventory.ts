@@ -56,6 +56,8 @@ export interface InventoryOptions {
   readonly onProgress?: ((kind: RbacKind, listed: number, expected: number | undefined) => void) | undefined;
   /** An object that does not read as RBAC (short of a bug, it cannot happen): skipped, and told here. */
   readonly onInvalid?: ((kind: RbacKind, error: Error) => void) | undefined;
+  /** What a 403 says the caller needs; audit's {@link LIST_PERMISSION} by default. */
+  readonly permission?: string | undefined;
 }
 
 /** Lists the four kinds one after the other. Errors are {@link ClusterAccessError}s saying what failed and what to do. */
@@ -105,7 +107,7 @@ async function listKind(
         action: `list ${RESOURCE_OF[kind]} cluster-wide${isExpired(error) ? ` (its continue token expired ${restarts + 1} times in a row)` : ''}`,
         server: options.server,
         timeoutMs: options.timeoutMs,
-        permission: LIST_PERMISSION,
+        permission: options.permission ?? LIST_PERMISSION,
       });
     }
   }

@@ -5,6 +5,8 @@ import { CircuitBreaker } from '../../src/directory/breaker.ts';
 import { CachedDirectory } from '../../src/directory/cache.ts';
 import { credentialFromEnvironment, resolveEndpoints } from '../../src/directory/credentials.ts';
 import { GraphDirectory, type GraphDirectoryOptions } from '../../src/directory/graph.ts';
+import type { Directory } from '../../src/directory/port.ts';
+import { SnapshotDirectory } from '../../src/directory/snapshot.ts';
 import type { GroupFact } from '../../src/policy/facts.ts';
 import { createMetrics } from '../../src/telemetry/metrics.ts';
 import type { FakeGroup } from '../fakes/graph-fake.ts';
@@ -458,7 +460,66 @@ cached('metrics :: lookups by outcome, cache size, circuit state', async (contex
   assert.not.ok(text.includes(context.fakes.entra.accessToken));
 });
 
+// ---------------------------------------------------------------------------------------------------------------
+/** `preflight`'s member probe: GET /groups/{id}/members?$top=1&$select=id, under the lookups' deadline and breaker. */
+const members = setup('graph :: member probe');
+
+members.before.each((context) => {
+  context.fakes.graph.members.clear();
+  context.fakes.graph.members.set(PAYMENTS.id, ['11111111-2222-4333-8444-555555555555', '21111111-2222-4333-8444-555555555555']);
+});
+
+members('a group with members :: has-members, asking for one member only', async (context) => {
+  assert.equal(await within(5000, directory(context).probeMembers(PAYMENTS.id)), { state: 'has-members' });
+  const request = context.fakes.graph.requests.at(-1)!;
+  assert.match(decodeURIComponent(request.url), `/v1.0/groups/${PAYMENTS.id}/members?$top=1&$select=id`);
+  assert.is(context.fakes.graph.memberCalls, 1);
+});
+
+members('no members :: empty; no such group :: not-found', async (context) => {
+  const graph = directory(context);
+  assert.equal(await graph.probeMembers(RETAIL.id), { state: 'empty' });
+  assert.equal(await graph.probeMembers(MISSING), { state: 'not-found' });
+});
+
+members('403 :: forbidden, naming GroupMember.Read.All; the breaker stays closed', async (context) => {
+  context.fakes.graph.membersAllowed = false;
+  const breaker = new CircuitBreaker({ now: () => context.now });
+  const fact = await directory(context, { breaker }).probeMembers(PAYMENTS.id);
+  assert.is(fact.state, 'forbidden');
+  assert.match(fact.state === 'forbidden' ? fact.reason : '', /HTTP 403 Authorization_RequestDenied.*GroupMember\.Read\.All/);
+  assert.is(breaker.state, 'closed');
+});
+
+members('5xx :: unavailable with the status, and the breaker opens as for lookups', async (context) => {
+  context.fakes.graph.failure = { kind: 'status', status: 503 };
+  const graph = directory(context);
+  const first = await graph.probeMembers(PAYMENTS.id);
+  assert.equal(first, { state: 'unavailable', reason: 'Microsoft Graph answered HTTP 503 serviceNotAvailable' });
+  const calls = context.fakes.graph.calls;
+  const second = await graph.probeMembers(PAYMENTS.id);
+  assert.is(second.state, 'unavailable');
+  assert.match(second.state === 'unavailable' ? second.reason : '', /not called again/);
+  assert.is(context.fakes.graph.calls, calls, 'no request while the breaker is open');
+});
+
+members('not a GUID :: no request at all', async (context) => {
+  const fact = await directory(context).probeMembers('https://evil.example/x');
+  assert.is(fact.state, 'unavailable');
+  assert.is(context.fakes.graph.calls, 0);
+});
+
+members('through the cache :: probes every time (not cached); a snapshot has no probe', async (context) => {
+  const cache = new CachedDirectory(directory(context));
+  assert.equal(await cache.probeMembers!(PAYMENTS.id), { state: 'has-members' });
+  assert.equal(await cache.probeMembers!(PAYMENTS.id), { state: 'has-members' });
+  assert.is(context.fakes.graph.memberCalls, 2);
+  assert.is(new CachedDirectory(new SnapshotDirectory([], 'snapshot x')).probeMembers, undefined);
+  assert.is((new SnapshotDirectory([], 'snapshot x') as Directory).probeMembers, undefined);
+});
+
 answers.run();
 safety.run();
 faults.run();
 cached.run();
+members.run();

@@ -8,6 +8,9 @@
  * - `POST /v1.0/directoryObjects/getByIds` with `{ids, types}`: at most 1,000 IDs; 200 with the groups among them
  *   (`@odata.type` `#microsoft.graph.group`, every default property), IDs that name no group left out; 403
  *   `Authorization_RequestDenied` while `getByIdsAllowed` is false (the identity lacks Directory.Read.All).
+ * - `GET /v1.0/groups/{id}/members` with `$top`: the group's members (`members`, by group ID; none unless set), at
+ *   most `$top` of them, as `{value: [{'@odata.type': '#microsoft.graph.user', id}]}`; 404 for a group that does not
+ *   exist; 403 `Authorization_RequestDenied` while `membersAllowed` is false (the identity lacks GroupMember.Read.All).
  * - Throttling: 429 `TooManyRequests` with `Retry-After` (seconds), for the whole request or for one batch item.
  * - Errors are JSON with `Content-Type: application/json` (the Graph SDK reads `error.code` only then).
  * - A request without `Authorization: Bearer <the expected token>` is 401 `InvalidAuthenticationToken`.
@@ -76,6 +79,11 @@ export class GraphFake {
   /** False: the identity lacks Directory.Read.All, and getByIds is answered 403. */
   getByIdsAllowed = true;
   getCalls = 0;
+  /** Member object IDs by group ID, for `GET /groups/{id}/members`; a group not listed here has none. */
+  readonly members = new Map<string, readonly string[]>();
+  /** False: the identity may not read members, and `/members` is answered 403. */
+  membersAllowed = true;
+  memberCalls = 0;
   /** Group lookups made: one per GET, one per batch item that reached the group store. */
   groupLookups = 0;
   readonly requests: GraphRequestRecord[] = [];
@@ -112,6 +120,7 @@ export class GraphFake {
     this.failure = undefined;
     this.queued.length = 0;
     this.itemFailures.clear();
+    this.membersAllowed = true;
   }
 
   resetCounters(): void {
@@ -119,6 +128,7 @@ export class GraphFake {
     this.batchCalls = 0;
     this.getByIdsCalls = 0;
     this.getCalls = 0;
+    this.memberCalls = 0;
     this.groupLookups = 0;
     this.requests.length = 0;
   }
@@ -143,6 +153,12 @@ export class GraphFake {
     const failure = this.queued.shift() ?? this.failure;
     if (failure && this.fail(failure, response)) return;
 
+    const members = /^\/v1\.0\/groups\/([^/]+)\/members$/.exec(url.pathname);
+    if (request.method === 'GET' && members) {
+      this.memberCalls += 1;
+      const answer = this.membersOf(decodeURIComponent(members[1]!), url.searchParams.get('$top'));
+      return sendJson(response, answer.status, answer.body);
+    }
     if (request.method === 'GET' && url.pathname.startsWith('/v1.0/groups/')) {
       this.getCalls += 1;
       const answer = this.group(decodeURIComponent(url.pathname.slice('/v1.0/groups/'.length)), url.searchParams.get('$select'));
@@ -238,6 +254,19 @@ export class GraphFake {
       },
       headers: { 'Content-Type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8' },
     };
+  }
+
+  private membersOf(id: string, top: string | null): { status: number; body: unknown } {
+    if (!this.membersAllowed) return { status: 403, body: graphError('Authorization_RequestDenied', 'Insufficient privileges to complete the operation.') };
+    if (!GUID.test(id)) return { status: 400, body: graphError('Request_BadRequest', `Invalid object identifier '${id}'.`) };
+    if (!this.groups.has(id.toLowerCase())) {
+      return { status: 404, body: graphError('Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`) };
+    }
+    const all = this.members.get(id.toLowerCase()) ?? [];
+    const limit = top === null ? 100 : Number(top);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 999) return { status: 400, body: graphError('Request_BadRequest', `Invalid page size specified: '${top}'. Must be between 1 and 999 inclusive.`) };
+    const value = all.slice(0, limit).map((member) => ({ '@odata.type': '#microsoft.graph.user', id: member }));
+    return { status: 200, body: { '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#directoryObjects(id)', value } };
   }
 
   private getByIds(text: string, response: ServerResponse): void {
