@@ -15,6 +15,8 @@ export interface PreflightFacts {
   readonly rbac: { readonly roles: readonly RbacRole[]; readonly bindings: readonly Binding[] };
   readonly directory: DirectoryFindings;
   readonly webhook: WebhookFindings;
+  /** When the cluster was read (ms since the epoch): break-glass entries of the policy are weighed at this time. */
+  readonly now: number;
 }
 
 export interface DirectoryFindings {

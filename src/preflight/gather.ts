@@ -33,7 +33,7 @@ export async function gatherPreflightFacts(input: GatherInput): Promise<Prefligh
   const inventory = await listInventory(rbacPageLister(input.kubeConfig, timeoutMs), { server, timeoutMs, onInvalid: input.onInvalid, permission: PREFLIGHT_PERMISSION });
   const rbac = { roles: withAggregatedRules(inventory.roles), bindings: inventory.bindings };
   const [webhook, directory] = await Promise.all([readWebhookInstallation(input.kubeConfig, { server, timeoutMs }), askDirectory(input, rbac)]);
-  return { policy: input.policy, policySource: input.policySource, rbac, directory, webhook };
+  return { policy: input.policy, policySource: input.policySource, rbac, directory, webhook, now: Date.now() };
 }
 
 async function askDirectory(input: GatherInput, rbac: PreflightFacts['rbac']): Promise<DirectoryFindings> {

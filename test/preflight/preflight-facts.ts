@@ -58,6 +58,7 @@ export function preflightFacts(overrides: FactsOverrides = {}): PreflightFacts {
   return {
     policy: policyWith(overrides.policy),
     policySource: 'ConfigMap entra-rbac-guard/entra-rbac-guard-policy',
+    now: Date.parse('2026-12-08T12:00:00Z'),
     rbac: { roles: [clusterRole('cluster-admin', [WILDCARD])], bindings: overrides.bindings ?? [AKS_ADMIN_BINDING] },
     directory:
       source === undefined

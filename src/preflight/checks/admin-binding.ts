@@ -72,6 +72,7 @@ function judge(binding: Binding, facts: PreflightFacts): { allowed: boolean; den
     source: facts.directory.source,
     groups: facts.directory.groups,
     roles: { source: 'the cluster', complete: true, roles: new Map(facts.rbac.roles.map((role) => [roleKey(role), role])), bindings: new Map() },
+    now: facts.now,
   };
   const decision = evaluate(
     { operation: 'CREATE', kind: { group: RBAC_GROUP, version: 'v1', kind: 'ClusterRoleBinding' }, binding },
