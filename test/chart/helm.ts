@@ -15,6 +15,8 @@ export const CHART = join(REPO_ROOT, 'charts', 'entra-rbac-guard');
 export const VALUES_DIR = join(REPO_ROOT, 'test', 'chart', 'values');
 export const RELEASE = 'rel';
 export const NAMESPACE = 'guard';
+/** --api-versions for the Prometheus Operator's kinds, which the ServiceMonitor and PrometheusRule need. */
+export const PROMETHEUS_OPERATOR = ['monitoring.coreos.com/v1/ServiceMonitor', 'monitoring.coreos.com/v1/PrometheusRule'];
 
 type Json = Record<string, any>;
 
