@@ -20,12 +20,12 @@ import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { call } from '../cli/spawn-cli.ts';
 import { startFakes, within } from '../fakes/harness.ts';
 import { GROUP_ID, policyWith, RECORDED_REVIEWS } from '../helpers.ts';
-import { CHART, find, PROMETHEUS_OPERATOR, render } from './helm.ts';
+import { DASHBOARD, dashboardQueries } from './dashboard.ts';
+import { find, PROMETHEUS_OPERATOR, render } from './helm.ts';
 import { exportedMetrics, isExported, metricNames } from './promql.ts';
 
 type Json = Record<string, any>;
 
-const DASHBOARD = JSON.parse(readFileSync(join(CHART, 'dashboards', 'entra-rbac-guard.json'), 'utf8')) as Json;
 /** Series the alerts read that Prometheus or the API server make, not the webhook. */
 const NOT_OURS = /^(up|apiserver_admission_webhook_\w+)$/;
 
@@ -56,16 +56,6 @@ async function scrapeRunningWebhook(): Promise<string> {
     await app.close();
     await fakes.close();
   }
-}
-
-/** Every PromQL expression of the dashboard, with where it is: panel targets and template variable queries. */
-function dashboardQueries(): Array<{ where: string; expr: string }> {
-  const panels = (DASHBOARD['panels'] as Json[]).flatMap((panel) => [panel, ...((panel['panels'] as Json[] | undefined) ?? [])]);
-  const targets = panels.flatMap((panel) => ((panel['targets'] as Json[] | undefined) ?? []).map((target) => ({ where: `panel "${panel['title']}"`, expr: String(target['expr']) })));
-  const variables = (DASHBOARD['templating']['list'] as Json[])
-    .filter((variable) => variable['type'] === 'query')
-    .map((variable) => ({ where: `variable $${variable['name']}`, expr: String(variable['query']['query'] ?? variable['query']).replace(/^label_values\((.*),\s*\w+\)$/, '$1') }));
-  return [...targets, ...variables];
 }
 
 const Names = suite('dashboard and alerts :: every metric they name is exported by a running webhook');
