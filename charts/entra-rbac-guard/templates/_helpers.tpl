@@ -202,3 +202,25 @@ checked every value's type and range; these span several values or the cluster.
 {{- end }}
 {{- end }}
 {{- end }}
+
+{{/*
+One alert of the PrometheusRule, unless metrics.prometheusRule.disabled names it: its severity (or the override), the
+alert labels, and a runbook_url to its section of docs/runbook.md (GitHub's anchor: the heading in lower case).
+Takes a dict: root, rule (the values), alert, expr, for, severity, summary, description.
+*/}}
+{{- define "entra-rbac-guard.alert" -}}
+{{- if not (has .alert .rule.disabled) }}
+{{- $labels := merge (dict "severity" (get .rule.severityOverrides .alert | default .severity)) (deepCopy .rule.alertLabels) }}
+{{- $annotations := dict "summary" .summary "description" .description "runbook_url" (printf "%s#%s" .rule.runbookUrl (lower .alert)) }}
+{{- $alert := dict "alert" .alert "expr" .expr "labels" $labels "annotations" $annotations }}
+{{- if ne .for "0m" }}{{ $_ := set $alert "for" .for }}{{ end }}
+{{- toYaml (list $alert) | nindent 8 }}
+{{- end }}
+{{- end }}
+
+{{/* A label map on one line, for NOTES: a=b, c=d. */}}
+{{- define "entra-rbac-guard.inlineLabels" -}}
+{{- $pairs := list }}
+{{- range $key, $value := . }}{{ $pairs = append $pairs (printf "%s=%s" $key $value) }}{{ end }}
+{{- join ", " $pairs }}
+{{- end }}
