@@ -11,13 +11,15 @@ import fc from 'fast-check';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Binding, Subject, UserInfo } from '../../src/admission/types.ts';
+import { run as celRun } from '@bufbuild/cel';
+import { CLOCK } from '../../src/backstop/cel.ts';
 import { backstopObjects } from '../../src/backstop/generate.ts';
 import { MAX_SUBJECTS } from '../../src/backstop/variables.ts';
 import { RULE_CASES } from '../policy/rule-cases.ts';
 import { ADMIN_GROUP_ID, DEVELOPER, GROUP_ID, RECORDED_REVIEWS, group, serviceAccount, user } from '../helpers.ts';
 import { describeTally, record, tally } from './agreement.ts';
 import { compare } from './compare.ts';
-import { admissionRequest, bindingObject, runBackstop, stampedAt, type AdmissionRequest } from './harness.ts';
+import { admissionRequest, bindingObject, runBackstop, stampedAt, toCel, type AdmissionRequest } from './harness.ts';
 import { BASE_MS, POLICIES, policyOf } from './policies.ts';
 
 type Json = Record<string, any>;
@@ -138,6 +140,17 @@ TimeBoxed('a time-boxed requester :: exempt before its expiry, judged after', ()
   assert.not.ok(deniedAt(request, BASE_MS));
   assert.ok(deniedAt(request, BASE_MS + 91_000));
   for (const offset of [0, 91_000]) assert.equal(compare(TIME_BOXED, request, BASE_MS + offset).problems, []);
+});
+
+TimeBoxed('the clock :: creationTimestamp read as a string or as a CEL timestamp (the API server may type it either way)', () => {
+  const asString = toCel({ operation: 'CREATE' });
+  const metadata = new Map<string, unknown>([['creationTimestamp', '2026-12-08T17:59:59Z']]);
+  const typed = new Map<string, unknown>([['creationTimestamp', celRun('timestamp("2026-12-08T17:59:59Z")', {})]]);
+  // @bufbuild/cel types its inputs narrowly; these are CEL values it produced or maps of them.
+  const seconds = (value: unknown) => celRun('int(clock)', { clock: value } as never);
+  const clock = (meta: Map<string, unknown>) => celRun(CLOCK, { request: asString, object: new Map([['metadata', meta]]) } as never);
+  assert.is(seconds(clock(metadata)), BigInt(Date.parse('2026-12-08T17:59:59Z') / 1000));
+  assert.is(seconds(clock(typed)), BigInt(Date.parse('2026-12-08T17:59:59Z') / 1000));
 });
 
 TimeBoxed.run();
@@ -301,6 +314,15 @@ Figure('never stricter on any input; the figure is printed', () => {
   console.log(`\n${describeTally()}\n`);
   assert.is(tally.stricter, 0);
   assert.ok(tally.agree / tally.inputs > 0.9, describeTally());
+});
+
+Figure('docs/policy.md quotes the figure this run printed', () => {
+  const quoted = readFileSync(join(RECORDED_REVIEWS, '..', '..', '..', 'docs', 'policy.md'), 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('> backstop agreement') || line.startsWith('> 0 stricter') || line.startsWith('> where no leniency'))
+    .map((line) => line.slice(2))
+    .join(' ');
+  assert.is(quoted, describeTally(), 'update the figure in docs/policy.md (and README.md) after changing the backstop or its tests');
 });
 
 Figure.run();
