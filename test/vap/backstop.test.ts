@@ -316,13 +316,16 @@ Figure('never stricter on any input; the figure is printed', () => {
   assert.ok(tally.agree / tally.inputs > 0.9, describeTally());
 });
 
-Figure('docs/policy.md quotes the figure this run printed', () => {
+Figure('docs/policy.md and README.md quote the figure this run printed', () => {
   const quoted = readFileSync(join(RECORDED_REVIEWS, '..', '..', '..', 'docs', 'policy.md'), 'utf8')
     .split('\n')
     .filter((line) => line.startsWith('> backstop agreement') || line.startsWith('> 0 stricter') || line.startsWith('> where no leniency'))
     .map((line) => line.slice(2))
     .join(' ');
   assert.is(quoted, describeTally(), 'update the figure in docs/policy.md (and README.md) after changing the backstop or its tests');
+  const readme = readFileSync(join(RECORDED_REVIEWS, '..', '..', '..', 'README.md'), 'utf8').replace(/\s+/g, ' ');
+  assert.match(readme, `on ${tally.inputs.toLocaleString('en-US')} inputs`);
+  assert.match(readme, `gives its verdict on ${((100 * tally.agree) / tally.inputs).toFixed(1)}% of them`);
 });
 
 Figure.run();
