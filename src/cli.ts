@@ -9,6 +9,7 @@ import { exportSnapshot } from './directory/export.ts';
 import { parseConfigMapRef, type ConfigMapRef } from './kube/configmap-ref.ts';
 import { serve, type ServeOptions } from './main.ts';
 import { DEFAULT_POLICY_YAML } from './policy/default-policy.ts';
+import { DEFAULT_BACKSTOP_OPTIONS, backstopYaml } from './backstop/generate.ts';
 import type { Policy } from './policy/model.ts';
 import type { Metrics } from './telemetry/metrics.ts';
 import { jsonReport } from './report/json.ts';
@@ -88,6 +89,12 @@ Commands:
            Exit 0: nothing fails; 1: a check fails; 2: usage error, or the cluster could not be read.
   policy validate FILE   Check a policy file and list every problem with its path.
   policy default         Print the embedded default policy, with comments.
+  policy vap [--policy FILE] [--name-prefix PREFIX] [--exclude-namespace NS]... [--skip-username U]...
+             [--skip-group G]... [--skip-aks-managed-namespaces]
+           Print the backstop: ValidatingAdmissionPolicies and their bindings (Kubernetes 1.30+) that make the API
+           server itself hold the rules that need no directory and no role facts (user-subject, group-format,
+           cluster-admin by role name, broad-group, local-account), so they hold while the webhook is down. The
+           --exclude-namespace, --skip-* options mirror what the webhook's configuration keeps from it.
   directory export [DIRECTORY OPTIONS] [--id ID]... [PATH... | -]
            Look up the given group IDs, and every Entra group that the bindings in PATH name, and print them as an
            offline snapshot for --directory.
@@ -457,7 +464,41 @@ async function policyCommand(args: readonly string[], io: Io): Promise<number> {
     io.stdout(`${rest[0]}: valid policy (mode ${loaded.policy.mode})${loaded.warnings.length ? `, ${loaded.warnings.length} warning(s)` : ''}\n`);
     return EXIT.ok;
   }
-  throw new UsageError('policy takes `validate FILE` or `default`');
+  if (subcommand === 'vap') return vapCommand(rest, io);
+  throw new UsageError('policy takes `validate FILE`, `default` or `vap [--policy FILE]`');
+}
+
+async function vapCommand(args: readonly string[], io: Io): Promise<number> {
+  const parsed = parse(
+    args,
+    {
+      policy: { type: 'string' },
+      'name-prefix': { type: 'string' },
+      'exclude-namespace': { type: 'string', multiple: true },
+      'skip-username': { type: 'string', multiple: true },
+      'skip-group': { type: 'string', multiple: true },
+      'skip-aks-managed-namespaces': { type: 'boolean' },
+    },
+    false,
+    io.env,
+  );
+  const loaded = await loadPolicy(parsed.option('policy'));
+  for (const warning of loaded.warnings) io.stderr(`warning: policy ${loaded.source}: ${warning.path}: ${warning.message}\n`);
+  const namePrefix = parsed.option('name-prefix') ?? DEFAULT_BACKSTOP_OPTIONS.namePrefix;
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namePrefix) || namePrefix.length > 248) {
+    throw new UsageError(`--name-prefix must be lower-case letters, digits and dashes (a DNS label of at most 248 characters), got "${namePrefix}"`);
+  }
+  io.stdout(
+    backstopYaml(loaded.policy, {
+      ...DEFAULT_BACKSTOP_OPTIONS,
+      namePrefix,
+      excludeNamespaces: parsed.list('exclude-namespace'),
+      skipUsernames: parsed.list('skip-username'),
+      skipGroups: parsed.list('skip-group'),
+      skipAksManagedNamespaces: parsed.flag('skip-aks-managed-namespaces'),
+    }),
+  );
+  return EXIT.ok;
 }
 
 async function directoryCommand(args: readonly string[], io: Io): Promise<number> {

@@ -101,3 +101,16 @@ export function partitionBootstrapSubjects(binding: Binding): { bootstrap: reado
   }
   return { bootstrap, others: bootstrap.length === 0 ? binding.subjects : others };
 }
+
+/**
+ * Every bootstrap grant keyed as `BindingKind/namespace/name/RoleKind/role` (namespace empty for a
+ * ClusterRoleBinding), with the subject keys (subjectKey) it exempts: the same table, for the backstop's CEL.
+ */
+export function bootstrapGrantsByBinding(): ReadonlyMap<string, readonly string[]> {
+  const keyed = (kind: Binding['kind'], namespace: string, grant: BootstrapGrant) =>
+    [`${kind}/${namespace}/${grant.binding}/${grant.roleKind}/${grant.role}`, grant.subjects] as const;
+  return new Map([
+    ...CLUSTER_GRANTS.map((grant) => keyed('ClusterRoleBinding', '', grant)),
+    ...Object.entries(NAMESPACED_GRANTS).flatMap(([namespace, grants]) => grants.map((grant) => keyed('RoleBinding', namespace, grant))),
+  ]);
+}

@@ -7,7 +7,7 @@ import { closest } from './closest.ts';
  */
 
 /** Built-in identities that stand for everyone (or every workload), and what binding each means. */
-const BROAD_IDENTITIES: Readonly<Record<string, string>> = {
+export const BROAD_IDENTITIES: Readonly<Record<string, string>> = {
   'Group/system:authenticated': 'every signed-in account (on AKS: every account in the Entra tenant)',
   'Group/system:unauthenticated': 'every anonymous request',
   'Group/system:serviceaccounts': 'every service account in every namespace',
@@ -18,7 +18,7 @@ const BROAD_IDENTITIES: Readonly<Record<string, string>> = {
 };
 
 /** Identities that authenticate without Microsoft Entra ID: certificates in system:masters, AKS local accounts. */
-const LOCAL_ACCOUNTS: Readonly<Record<string, string>> = {
+export const LOCAL_ACCOUNTS: Readonly<Record<string, string>> = {
   'Group/system:masters': 'its members bypass RBAC and authenticate with client certificates, not Microsoft Entra ID',
   'User/clusterAdmin': 'it is the AKS local admin account, which bypasses Microsoft Entra ID',
   'User/clusterUser': 'it is the AKS local user account, which bypasses Microsoft Entra ID',
@@ -28,7 +28,7 @@ const LOCAL_ACCOUNTS: Readonly<Record<string, string>> = {
  * The `system:` groups Kubernetes puts in a token (authenticators, service accounts, bootstrap tokens, node
  * certificates) or names in the API server's own bootstrap bindings. Any other `system:` group names nobody.
  */
-const ISSUED_SYSTEM_GROUPS: readonly string[] = [
+export const ISSUED_SYSTEM_GROUPS: readonly string[] = [
   'system:authenticated',
   'system:unauthenticated',
   'system:masters',
@@ -37,7 +37,7 @@ const ISSUED_SYSTEM_GROUPS: readonly string[] = [
   'system:bootstrappers',
   'system:monitoring',
 ];
-const ISSUED_SYSTEM_GROUP_PREFIXES: readonly string[] = ['system:serviceaccounts:', 'system:bootstrappers:'];
+export const ISSUED_SYSTEM_GROUP_PREFIXES: readonly string[] = ['system:serviceaccounts:', 'system:bootstrappers:'];
 
 const key = (subject: Subject) => `${subject.kind}/${subject.name}`;
 

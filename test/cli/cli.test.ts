@@ -342,7 +342,7 @@ for (const [name, args, message] of [
   ['unknown option', ['check', '--bogus', 'x.yaml'], /Unknown option '--bogus'/],
   ['--output xml', ['check', '--output', 'xml', 'x.yaml'], /--output must be table, json or sarif, got "xml"/],
   ['unknown command', ['frobnicate'], /unknown command "frobnicate"/],
-  ['policy without subcommand', ['policy'], /policy takes `validate FILE` or `default`/],
+  ['policy without subcommand', ['policy'], /policy takes `validate FILE`, `default` or `vap \[--policy FILE\]`/],
   ['serve --tls-cert without --tls-key', ['serve', '--tls-cert', 'tls.crt'], /--tls-cert and --tls-key go together/],
   ['serve --port that is no port', ['serve', '--port', 'eighty'], /--port must be a port number, got "eighty"/],
 ] as const) {

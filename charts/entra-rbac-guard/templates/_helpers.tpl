@@ -195,6 +195,9 @@ checked every value's type and range; these span several values or the cluster.
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if and $v.backstop.enabled (not (and (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy") (semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version))) }}
+{{- fail (printf "backstop.enabled needs ValidatingAdmissionPolicy from admissionregistration.k8s.io/v1 (Kubernetes 1.30 or later), which this cluster (%s) does not serve: set backstop.enabled: false and keep webhook.failurePolicy: Fail, or upgrade the cluster first (with `helm template`, pass --kube-version 1.30 or later and --api-versions admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy)" .Capabilities.KubeVersion.Version) }}
+{{- end }}
 {{- if $v.test.enabled }}
 {{- $testNamespace := include "entra-rbac-guard.testNamespace" . }}
 {{- if has $testNamespace (include "entra-rbac-guard.excludedNamespaces" . | fromJsonArray) }}
@@ -223,4 +226,31 @@ Takes a dict: root, rule (the values), alert, expr, for, severity, summary, desc
 {{- $pairs := list }}
 {{- range $key, $value := . }}{{ $pairs = append $pairs (printf "%s=%s" $key $value) }}{{ end }}
 {{- join ", " $pairs }}
+{{- end }}
+
+{{/*
+The backstop's CEL list of an allow-list's values (dict: entries, clock, grace, subjects): the permanent ones as a
+literal, each time-boxed one appended while the clock is before its expiry plus the grace. With subjects, a value is
+the subject's key, Kind/namespace/name. As allowListExpression() in src/backstop/cel.ts.
+*/}}
+{{- define "entra-rbac-guard.backstopList" -}}
+{{- $permanent := list }}
+{{- $timeBoxed := list }}
+{{- range .entries }}
+{{- $value := . }}
+{{- $expires := "" }}
+{{- if not (kindIs "string" .) }}
+{{- $value = .name }}
+{{- if $.subjects }}{{ $value = printf "%s/%s/%s" .kind (default "" .namespace) .name }}{{ end }}
+{{- $expires = default "" .expires }}
+{{- end }}
+{{- if $expires }}{{ $timeBoxed = append $timeBoxed (list $value $expires) }}{{ else }}{{ $permanent = append $permanent $value }}{{ end }}
+{{- end }}
+{{- include "entra-rbac-guard.celList" $permanent }}
+{{- range $timeBoxed }} + ({{ $.clock }} < timestamp({{ index . 1 | upper | replace " " "T" | toJson }}) + duration({{ $.grace | toJson }}) ? {{ include "entra-rbac-guard.celList" (list (index . 0)) }} : []){{ end }}
+{{- end }}
+
+{{/* The backstop's condition that skips requesters: a list of two CEL lists, usernames and groups. */}}
+{{- define "entra-rbac-guard.backstopRequesterNotIn" -}}
+!(request.userInfo.username in ({{ index . 0 }}) || (has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in ({{ index . 1 }}))))
 {{- end }}
