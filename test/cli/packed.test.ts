@@ -13,6 +13,9 @@ import { ROOT } from './spawn-cli.ts';
 
 const Packed = suite<{ dir: string; bin: string }>('the packed CLI, installed in an empty folder', { dir: '', bin: '' });
 
+/** A user's environment: none of the test run's settings (its extra CA file is a path relative to the clone). */
+const userEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_EXTRA_CA_CERTS' && !name.startsWith('ENTRA_RBAC_GUARD_')));
+
 /** The npm that came with the machine runs the install, as a user's would. */
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
@@ -22,7 +25,7 @@ Packed.before((context) => {
   const app = join(context.dir, 'app');
   execFileSync('mkdir', ['-p', app]);
   // --prefer-offline: the packages npm ci fetched for the clone are in npm's cache already.
-  execFileSync(NPM, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=dev', '--loglevel=error', join(context.dir, packed)], { cwd: app, encoding: 'utf8' });
+  execFileSync(NPM, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--omit=dev', '--loglevel=error', join(context.dir, packed)], { cwd: app, encoding: 'utf8', env: userEnv() });
   context.bin = join(app, 'node_modules', '.bin', 'entra-rbac-guard');
 });
 
@@ -31,11 +34,11 @@ Packed.after((context) => {
 });
 
 Packed('on Node.js 24 :: check judges a file and standard input as in the clone', ({ bin }) => {
-  const denied = spawnSync(process.execPath, [bin, 'check', join(ROOT, 'examples', 'rolebinding-denied.yaml')], { encoding: 'utf8' });
+  const denied = spawnSync(process.execPath, [bin, 'check', join(ROOT, 'examples', 'rolebinding-denied.yaml')], { encoding: 'utf8', env: userEnv() });
   assert.is(denied.status, 1, denied.stderr);
   assert.match(denied.stdout, 'DENIED RoleBinding payments/carol-edit');
   const stdin = readFileSync(join(ROOT, 'examples', 'rolebinding-compliant.yaml'), 'utf8');
-  const allowed = spawnSync(process.execPath, [bin, 'check', '-', '--output', 'json'], { encoding: 'utf8', input: stdin });
+  const allowed = spawnSync(process.execPath, [bin, 'check', '-', '--output', 'json'], { encoding: 'utf8', input: stdin, env: userEnv() });
   assert.is(allowed.status, 0, allowed.stderr);
   assert.is(JSON.parse(allowed.stdout).summary.allowed, 1);
 });
