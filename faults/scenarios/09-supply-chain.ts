@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE } from '../lib/webhook.ts';
-import { REPO_ROOT, VALUES_DIR, render, type K8sObject } from '../../test/chart/helm.ts';
+import { PROMETHEUS_OPERATOR, REPO_ROOT, VALUES_DIR, render, type K8sObject } from '../../test/chart/helm.ts';
 import { defineScenario, type FaultRow } from '../scenario.ts';
 
 /** Where installs happen: the build, CI, the image, the helper scripts. */
@@ -170,7 +170,8 @@ function finalStage(dockerfileText: string): string {
 function chartSecurity(): FaultRow {
   const renders: [string, K8sObject[]][] = [['default values', render()]];
   for (const file of readdirSync(VALUES_DIR).filter((name) => name.endsWith('.yaml'))) {
-    renders.push([file, render({ valuesFiles: [join(VALUES_DIR, file)], apiVersions: ['cert-manager.io/v1'] })]);
+    // Every optional API a values file may switch on (cert-manager, the Prometheus Operator) is said to be served.
+    renders.push([file, render({ valuesFiles: [join(VALUES_DIR, file)], apiVersions: ['cert-manager.io/v1', ...PROMETHEUS_OPERATOR] })]);
   }
   const problems: string[] = [];
   let cases = 0;

@@ -80,7 +80,8 @@ const NAMESPACED_GRANTS: Readonly<Record<string, readonly BootstrapGrant[]>> = {
 };
 
 function grantFor(binding: Binding): BootstrapGrant | undefined {
-  const grants = binding.kind === 'ClusterRoleBinding' ? CLUSTER_GRANTS : (NAMESPACED_GRANTS[binding.namespace] ?? []);
+  // Object.hasOwn: a namespace named `constructor` or `toString` must not find Object.prototype's members.
+  const grants = binding.kind === 'ClusterRoleBinding' ? CLUSTER_GRANTS : Object.hasOwn(NAMESPACED_GRANTS, binding.namespace) ? NAMESPACED_GRANTS[binding.namespace]! : [];
   return grants.find(
     (grant) =>
       grant.binding === binding.name && grant.roleKind === binding.roleRef.kind && grant.role === binding.roleRef.name,

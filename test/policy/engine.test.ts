@@ -430,6 +430,14 @@ for (const testCase of [
   });
 }
 
+for (const namespace of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+  Bootstrap(`a RoleBinding in namespace "${namespace}" (an Object.prototype member's name) :: judged like any other, no crash`, () => {
+    const decision = evaluate(createReview(roleBinding([alice], { namespace })), policyWith(), NO_DIRECTORY);
+    assert.is(decision.allowed, false);
+    assert.equal(summaries(decision), ['user-subject deny User alice@contoso.com']);
+  });
+}
+
 Bootstrap.run();
 
 // ---------------------------------------------------------------- notes
