@@ -486,7 +486,7 @@ async function vapCommand(args: readonly string[], io: Io): Promise<number> {
   for (const warning of loaded.warnings) io.stderr(`warning: policy ${loaded.source}: ${warning.path}: ${warning.message}\n`);
   const namePrefix = parsed.option('name-prefix') ?? DEFAULT_BACKSTOP_OPTIONS.namePrefix;
   if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namePrefix) || namePrefix.length > 248) {
-    throw new UsageError(`--name-prefix must be lower-case letters, digits and dashes (a DNS label of at most 248 characters), got "${namePrefix}"`);
+    throw new UsageError(`--name-prefix must be lower-case letters, digits and dashes (at most 248 characters, so that the object names with -deny and -warn fit Kubernetes' 253), got "${namePrefix}"`);
   }
   io.stdout(
     backstopYaml(loaded.policy, {

@@ -305,8 +305,10 @@ export function directoryStateLog(logger: () => WebhookServer['log'] | undefined
       configurationErrorLogged = undefined;
       log?.info({ directoryState: state, reason }, 'Microsoft Graph answers again');
     } else if (reason.includes(CONFIGURATION_ERROR)) {
-      if (configurationErrorLogged === reason) return;
-      configurationErrorLogged = reason;
+      // The breaker appends how long it waits (jittered backoff) to the cause: compare the cause alone.
+      const cause = reason.slice(0, reason.indexOf(CONFIGURATION_ERROR));
+      if (configurationErrorLogged === cause) return;
+      configurationErrorLogged = cause;
       log?.error({ directoryState: state, reason }, `the directory cannot sign in: ${reason}`);
     } else {
       log?.warn({ directoryState: state, reason }, 'Microsoft Graph is not answering: lookups wait for the circuit breaker');

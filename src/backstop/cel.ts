@@ -52,6 +52,6 @@ export function allowListExpression(permanent: readonly string[], timeBoxed: rea
 }
 
 /** RFC 3339 as Go's time.Parse (and so CEL's timestamp()) reads it: upper-case T and Z, a T between date and time. */
-export function canonicalExpiry(expires: string): string {
+function canonicalExpiry(expires: string): string {
   return expires.toUpperCase().replace(' ', 'T');
 }

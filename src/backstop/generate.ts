@@ -143,6 +143,9 @@ export function backstopYaml(policy: Policy, options: BackstopOptions = DEFAULT_
     ...WEBHOOK_ONLY.map(({ what, why }) => `#   - ${what}: ${why}`),
     `# Time-boxed allow entries exempt until their expiry (plus ${EXPIRY_GRACE} for clock skew) on CREATE, read from the`,
     "# object's creationTimestamp, which the API server sets; on UPDATE CEL has no clock, and they still exempt.",
+    "# The policy's lists are copied into these objects: print and apply them again after every policy change, and",
+    '# delete what is no longer printed: kubectl delete validatingadmissionpolicies,validatingadmissionpolicybindings \\',
+    '#   -l app.kubernetes.io/component=backstop  (then apply again). With the chart, backstop.enabled does both.',
     ...(objects.length === 0 ? ['# Every rule the backstop could hold is off in this policy: nothing to apply.'] : []),
   ];
   return `${header.join('\n')}\n${objects.map((object) => `---\n${stringify(object, { lineWidth: 0 })}`).join('')}`;

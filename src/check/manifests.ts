@@ -28,7 +28,7 @@ export async function readManifests(paths: readonly string[], readStdin: () => P
   const objects: ManifestObject[] = [];
   for (const path of paths) {
     if (path === '-') {
-      objects.push(...parseManifests(await readStdin(), 'stdin', options.helmSourcePrefix ?? ''));
+      objects.push(...parseManifests(await readStdin(), 'stdin', options.helmSourcePrefix));
       continue;
     }
     for (const file of await manifestFiles(path)) {

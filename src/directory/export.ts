@@ -3,6 +3,7 @@ import { isBindingKind, readBinding } from '../admission/binding.ts';
 import type { ManifestObject } from '../check/manifests.ts';
 import type { Policy } from '../policy/model.ts';
 import { entraGroupSubjects, isEntraObjectId } from '../policy/subjects.ts';
+import { withoutTimeBoxed } from '../policy/time-boxed.ts';
 import type { Directory } from './port.ts';
 import type { SnapshotGroup } from './snapshot.ts';
 
@@ -27,7 +28,7 @@ export async function exportSnapshot(
     .filter((id) => !isEntraObjectId(id))
     .map((id) => `--id "${id}" is not an Entra object ID: give the group's object ID as a lower-case GUID`);
   const fromManifests = objects.flatMap(({ source, object }) =>
-    isBindingKind(object['kind']) ? entraGroupSubjects(readBinding(object, source), policy).map((subject) => subject.name) : [],
+    isBindingKind(object['kind']) ? entraGroupSubjects(readBinding(object, source), withoutTimeBoxed(policy)).map((subject) => subject.name) : [],
   );
   const wanted = [...new Set([...ids.filter(isEntraObjectId), ...fromManifests])].sort();
   const facts = wanted.length > 0 ? await directory.lookupGroups(wanted) : new Map();

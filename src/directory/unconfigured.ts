@@ -28,6 +28,7 @@ export class UnconfiguredDirectory implements Directory {
   }
 }
 
-export const UNCONFIGURED_REMEDY =
-  'give the webhook an Azure identity (the chart\'s azureWorkloadIdentity values, see docs/install-aks.md) or a snapshot with --directory FILE, ' +
-  'or set directory.verify: false in the policy to stop verifying groups';
+/** Read by whoever wrote the binding, who rarely runs the webhook: whom to ask, and what they should do. */
+const UNCONFIGURED_REMEDY =
+  'ask the platform team to give the webhook an Azure identity (the chart\'s azureWorkloadIdentity values, see docs/install-aks.md) ' +
+  'or a snapshot with --directory FILE, or to set directory.verify: false in the policy to stop verifying groups';

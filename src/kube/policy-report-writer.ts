@@ -3,14 +3,15 @@ import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { REPORTS_APIS, reportResource, type PolicyReportObject, type ReportsApi } from '../report/policy-report.ts';
 
 /**
- * Keeps our wgpolicyk8s.io/v1alpha2 PolicyReports (one per namespace) and ClusterPolicyReport in the cluster equal to
+ * Keeps our reports (wgpolicyk8s.io/v1alpha2 PolicyReports, or openreports.io/v1alpha1 Reports: one per namespace, and
+ * one cluster-wide) in the cluster equal to
  * the last audit round: creates what is new, replaces what changed, deletes ours that are no longer wanted (a
  * namespace whose RBAC objects are all gone). A report whose results did not change is not written again, so each
  * result keeps the timestamp of the round that first found it and an unchanged cluster costs two list calls a round.
  * Ours are the reports labelled app.kubernetes.io/managed-by=entra-rbac-guard; nothing else is touched.
  *
- * Needs get, list, create, update and delete on policyreports and clusterpolicyreports (the chart grants them with
- * audit.writeReports). Without the CRDs, or without the permission, it says so once and tries again every round.
+ * Needs get, list, create, update and delete on the two kinds of its API (the chart grants them with
+ * audit.writeReports and audit.reportsApi). Without the CRDs, or without the permission, it says so once and tries again every round.
  */
 export interface PolicyReportWriter {
   write(reports: readonly PolicyReportObject[]): Promise<ReportWriteSummary>;
@@ -53,12 +54,12 @@ export function createPolicyReportWriter(kubeConfig: KubeConfig, log: ReportWrit
       try {
         existing = [...(await listOurs(api, namespaced.kind)), ...(await listOurs(api, cluster.kind))];
       } catch (error) {
-        const reason = unavailableReason(error);
-        if (reason !== saidUnavailable) log('warn', { error: describe(error) }, `PolicyReports are not written: ${reason}`);
+        const reason = unavailableReason(error, reportsApi);
+        if (reason !== saidUnavailable) log('warn', { error: describe(error) }, `${namespaced.kind}s are not written: ${reason}`);
         saidUnavailable = reason;
         return { created: 0, replaced: 0, unchanged: 0, deleted: 0, failed: 0, unavailable: reason };
       }
-      if (saidUnavailable) log('info', {}, 'PolicyReports can be written again');
+      if (saidUnavailable) log('info', {}, `${namespaced.kind}s can be written again`);
       saidUnavailable = undefined;
       return sync(api, reports, existing, log);
     },
@@ -176,15 +177,19 @@ function describeReport(kind: PolicyReportObject['kind'], namespace: string): st
   return reportResource(kind).namespaced ? `the ${kind} in namespace ${namespace}` : `the ${kind}`;
 }
 
-function unavailableReason(error: unknown): string {
+function unavailableReason(error: unknown, reportsApi: ReportsApi): string {
+  const { apiVersion, namespaced, cluster, crdsFrom } = REPORTS_APIS[reportsApi];
   const status = statusOf(error);
   if (status === 404) {
-    return 'the wgpolicyk8s.io/v1alpha2 PolicyReport CRDs are not installed in the cluster; install them (kubernetes-sigs/wg-policy-prototypes, or with Kyverno or Policy Reporter), or drop --audit-write-reports';
+    return `the ${apiVersion} ${namespaced.kind} CRDs are not installed in the cluster; install them (${crdsFrom}), or drop --audit-write-reports`;
   }
   if (status === 403) {
-    return "the webhook's identity may not list policyreports and clusterpolicyreports (wgpolicyk8s.io); grant get, list, create, update and delete on them (the chart does with audit.writeReports)";
+    return (
+      `the webhook's identity may not list ${namespaced.plural} and ${cluster.plural} (${apiVersion.split('/')[0]}); grant get, list, create, ` +
+      'update and delete on them (the chart does with audit.writeReports)'
+    );
   }
-  return `listing the existing PolicyReports failed (${status ? `HTTP ${status}` : describe(error)}); retrying next round`;
+  return `listing the existing ${namespaced.kind}s failed (${status ? `HTTP ${status}` : describe(error)}); retrying next round`;
 }
 
 function statusOf(error: unknown): number | undefined {

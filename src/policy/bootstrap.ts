@@ -79,13 +79,22 @@ const NAMESPACED_GRANTS: Readonly<Record<string, readonly BootstrapGrant[]>> = {
   ],
 };
 
+/** `BindingKind/namespace/name/RoleKind/role`, the namespace empty for a ClusterRoleBinding: one bootstrap grant's identity. */
+function grantKey(kind: Binding['kind'], namespace: string, binding: string, roleKind: string, role: string): string {
+  return `${kind}/${namespace}/${binding}/${roleKind}/${role}`;
+}
+
+/** Every bootstrap grant by grantKey: one lookup a review (a Map, so no namespace name can reach Object.prototype). */
+const GRANTS: ReadonlyMap<string, BootstrapGrant> = new Map([
+  ...CLUSTER_GRANTS.map((grant) => [grantKey('ClusterRoleBinding', '', grant.binding, grant.roleKind, grant.role), grant] as const),
+  ...Object.entries(NAMESPACED_GRANTS).flatMap(([namespace, grants]) =>
+    grants.map((grant) => [grantKey('RoleBinding', namespace, grant.binding, grant.roleKind, grant.role), grant] as const),
+  ),
+]);
+
 function grantFor(binding: Binding): BootstrapGrant | undefined {
-  // Object.hasOwn: a namespace named `constructor` or `toString` must not find Object.prototype's members.
-  const grants = binding.kind === 'ClusterRoleBinding' ? CLUSTER_GRANTS : Object.hasOwn(NAMESPACED_GRANTS, binding.namespace) ? NAMESPACED_GRANTS[binding.namespace]! : [];
-  return grants.find(
-    (grant) =>
-      grant.binding === binding.name && grant.roleKind === binding.roleRef.kind && grant.role === binding.roleRef.name,
-  );
+  const namespace = binding.kind === 'ClusterRoleBinding' ? '' : binding.namespace;
+  return GRANTS.get(grantKey(binding.kind, namespace, binding.name, binding.roleRef.kind, binding.roleRef.name));
 }
 
 /**
@@ -108,10 +117,5 @@ export function partitionBootstrapSubjects(binding: Binding): { bootstrap: reado
  * ClusterRoleBinding), with the subject keys (subjectKey) it exempts: the same table, for the backstop's CEL.
  */
 export function bootstrapGrantsByBinding(): ReadonlyMap<string, readonly string[]> {
-  const keyed = (kind: Binding['kind'], namespace: string, grant: BootstrapGrant) =>
-    [`${kind}/${namespace}/${grant.binding}/${grant.roleKind}/${grant.role}`, grant.subjects] as const;
-  return new Map([
-    ...CLUSTER_GRANTS.map((grant) => keyed('ClusterRoleBinding', '', grant)),
-    ...Object.entries(NAMESPACED_GRANTS).flatMap(([namespace, grants]) => grants.map((grant) => keyed('RoleBinding', namespace, grant))),
-  ]);
+  return new Map([...GRANTS].map(([key, grant]) => [key, grant.subjects]));
 }

@@ -1,4 +1,5 @@
 import type { AllowList, RuleId, SubjectRef } from './model.ts';
+import { subjectKey } from './subjects.ts';
 
 /** A time-boxed allow-list entry as decisions name it. */
 export interface TimeBoxedExemption {
@@ -41,4 +42,9 @@ export function allow(notes: readonly string[] = [], exemption?: string): Decisi
 
 export function deniedViolations(decision: Decision): Violation[] {
   return decision.violations.filter((violation) => violation.action === 'deny');
+}
+
+/** One violation's identity across two judgements (before and after an UPDATE, with and without an entry): rule, subject, and the binding it came through. */
+export function violationKey(violation: Violation): string {
+  return `${violation.rule} ${subjectKey(violation.subject)} ${violation.via ?? ''}`;
 }

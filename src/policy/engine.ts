@@ -2,14 +2,14 @@ import type { Binding, GroupVersionKind, Operation, RbacRole, Subject, UserInfo 
 import { RBAC_GROUP } from '../admission/types.ts';
 import { partitionBootstrapSubjects } from './bootstrap.ts';
 import { compiledPolicy } from './compiled-policy.ts';
-import { allow, type Decision, type Violation } from './decision.ts';
+import { allow, violationKey, type Decision, type Violation } from './decision.ts';
 import { UNKNOWN_ROLES, resolveRole, roleIdOf, roleKey, type Facts, type RoleFacts } from './facts.ts';
 import type { Policy } from './model.ts';
 import { escalatingPermissions, grantsEverything, withRulesOf } from './privileges.ts';
 import { describeRole, type RuleContext } from './rules/rule.ts';
 import { subjectsOf } from './subject-traits.ts';
 import { judgeWithTimeBoxed } from './time-boxed.ts';
-import { describeBinding, subjectKey, subjectRef } from './subjects.ts';
+import { describeBinding, subjectRef } from './subjects.ts';
 
 /** What the engine judges: an admission request, or a manifest read by `check` (a CREATE with no requester). */
 export interface Review {
@@ -166,7 +166,7 @@ function violationsOf(binding: Binding, policy: Policy, facts: Facts, changedRol
 function downgradeAll(found: readonly Violation[], preExisting: ReadonlySet<string>, exemptRequester: string | undefined, policy: Policy): Violation[] {
   return found.map((violation) =>
     downgrade(violation, [
-      preExisting.has(keyOf(violation)) && 'it was already there before this update',
+      preExisting.has(violationKey(violation)) && 'it was already there before this update',
       exemptRequester && `the requester is exempt (${exemptRequester})`,
       policy.mode === 'audit' && 'the policy is in audit mode',
     ]),
@@ -179,12 +179,8 @@ function downgrade(violation: Violation, reasons: ReadonlyArray<string | false |
   return { ...violation, action: 'warn', downgradedBecause: reason };
 }
 
-function keyOf(violation: Violation): string {
-  return `${violation.rule} ${subjectKey(violation.subject)} ${violation.via ?? ''}`;
-}
-
 function keysOf(violations: readonly Violation[]): Set<string> {
-  return new Set(violations.map(keyOf));
+  return new Set(violations.map(violationKey));
 }
 
 function requesterExemption(requester: UserInfo | undefined, policy: Policy): string | undefined {

@@ -1,9 +1,9 @@
-import type { Decision, TimeBoxedExemption, Violation } from './decision.ts';
+import { violationKey, type Decision, type TimeBoxedExemption, type Violation } from './decision.ts';
 import type { Review } from './engine.ts';
 import type { Facts } from './facts.ts';
 import type { AllowList, Policy, TimeBoxedEntry } from './model.ts';
 import type { PolicyProblem } from './parse.ts';
-import { sameSubject, subjectKey } from './subjects.ts';
+import { sameSubject } from './subjects.ts';
 
 type Judge = (review: Review, policy: Policy, facts: Facts) => Decision;
 
@@ -26,14 +26,15 @@ export function judgeWithTimeBoxed(review: Review, policy: Policy, facts: Facts,
     const without = stricterIn(judge(review, policyWithout(policy, [...expired, entry]), facts), decision);
     return without.length > 0 ? [{ entry, exempted: without[0]! }] : [];
   });
-  const lapsed = expired.length > 0 ? stricterIn(decision, judge(review, policyWithout(policy, []), facts)) : [];
+  // Only a violation can have lapsed: a clean review is judged once more only when an entry is active.
+  const lapsed = expired.length > 0 && decision.violations.length > 0 ? stricterIn(decision, judge(review, policyWithout(policy, []), facts)) : [];
   const lapsedBy = expired.flatMap((entry) => {
     if (!lapsed.some((violation) => concerns(entry, violation, review))) return [];
     const revived = stricterIn(decision, judge(review, policyWithout(policy, expired.filter((other) => other !== entry)), facts));
-    return revived.length > 0 ? [{ entry, keys: new Set(revived.map(keyOf)) }] : [];
+    return revived.length > 0 ? [{ entry, keys: new Set(revived.map(violationKey)) }] : [];
   });
   const violations = decision.violations.map((violation) => {
-    const found = lapsedBy.find(({ keys }) => keys.has(keyOf(violation)));
+    const found = lapsedBy.find(({ keys }) => keys.has(violationKey(violation)));
     return found ? withExpiredExemption(violation, found.entry) : violation;
   });
   if (used.length === 0) return lapsedBy.length === 0 ? decision : { ...decision, violations };
@@ -49,8 +50,14 @@ export function judgeWithTimeBoxed(review: Review, policy: Policy, facts: Facts,
 
 /** The policy as it will be once every time-boxed entry has expired (the policy itself when it has none). */
 export function withoutTimeBoxed(policy: Policy): Policy {
-  return policy.timeBoxed.length === 0 ? policy : policyWithout(policy, policy.timeBoxed);
+  if (policy.timeBoxed.length === 0) return policy;
+  let result = strictest.get(policy);
+  if (!result) strictest.set(policy, (result = policyWithout(policy, policy.timeBoxed)));
+  return result;
 }
+
+/** withoutTimeBoxed's answer per policy: asked at every review (factsNeeded), it must not rebuild its cache key. */
+const strictest = new WeakMap<Policy, Policy>();
 
 /** A warning for each time-boxed entry that has expired at `nowMs`: it exempts nothing now and should go. */
 export function expiredWarnings(policy: Policy, nowMs: number): PolicyProblem[] {
@@ -65,7 +72,12 @@ export function expiredWarnings(policy: Policy, nowMs: number): PolicyProblem[] 
 }
 
 export function describeEntry(entry: TimeBoxedExemption): string {
-  return `${entry.list} "${entry.name}"${entry.reason ? ` (${entry.reason})` : ''} until ${entry.expires}`;
+  return `${entryName(entry)} until ${entry.expires}`;
+}
+
+/** `allow.users "alice@contoso.com" (INC-4711)`: the list, the name, and the reason when there is one. */
+function entryName(entry: TimeBoxedExemption): string {
+  return `${entry.list} "${entry.name}"${entry.reason ? ` (${entry.reason})` : ''}`;
 }
 
 /** The policy without the given entries (by list and index), made once per policy and set of entries. */
@@ -98,15 +110,11 @@ const derived = new WeakMap<Policy, Map<string, Policy>>();
 
 /** The violations of `strict` that `lenient` lacks, or only warns about where `strict` denies. */
 function stricterIn(strict: Decision, lenient: Decision): Violation[] {
-  const lenientByKey = new Map(lenient.violations.map((violation) => [keyOf(violation), violation]));
+  const lenientByKey = new Map(lenient.violations.map((violation) => [violationKey(violation), violation]));
   return strict.violations.filter((violation) => {
-    const same = lenientByKey.get(keyOf(violation));
+    const same = lenientByKey.get(violationKey(violation));
     return !same || (violation.action === 'deny' && same.action === 'warn');
   });
-}
-
-function keyOf(violation: Violation): string {
-  return `${violation.rule} ${subjectKey(violation.subject)} ${violation.via ?? ''}`;
 }
 
 /** Whether `entry` could exempt `violation` in `review`: it names its subject, the namespace or the requester. */
@@ -147,7 +155,7 @@ function withExpiredExemption(violation: Violation, entry: TimeBoxedEntry): Viol
   return {
     ...violation,
     message:
-      `${violation.message} (the break-glass entry ${entry.list} "${entry.name}"${entry.reason ? ` (${entry.reason})` : ''} expired at ${entry.expires}: ` +
+      `${violation.message} (the break-glass entry ${entryName(entry)} expired at ${entry.expires}: ` +
       'remove the grant if the emergency is over, and the entry from the policy)',
     expiredExemption: exemption,
   };

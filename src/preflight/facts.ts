@@ -83,3 +83,6 @@ export interface DisruptionBudget {
 export function isServiceTarget(target: ServiceTarget | UrlTarget): target is ServiceTarget {
   return 'namespace' in target;
 }
+
+/** The label the chart puts on the webhook configuration it renders: how preflight finds the webhook's installation. */
+export const CHART_LABEL = 'app.kubernetes.io/name=entra-rbac-guard';

@@ -10,11 +10,13 @@ export const REPORTS_APIS = {
     apiVersion: 'wgpolicyk8s.io/v1alpha2',
     namespaced: { kind: 'PolicyReport', plural: 'policyreports' },
     cluster: { kind: 'ClusterPolicyReport', plural: 'clusterpolicyreports' },
+    crdsFrom: 'kubernetes-sigs/wg-policy-prototypes, or with Kyverno or Policy Reporter',
   },
   openreports: {
     apiVersion: 'openreports.io/v1alpha1',
     namespaced: { kind: 'Report', plural: 'reports' },
     cluster: { kind: 'ClusterReport', plural: 'clusterreports' },
+    crdsFrom: 'openreports/reports-api, or with Kyverno 1.15 or later',
   },
 } as const;
 

@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseManifests } from '../../src/check/manifests.ts';
+import { parseManifests, readManifests } from '../../src/check/manifests.ts';
 import { checkManifests, type CheckOutcome, type CheckedObject } from '../../src/check/run-check.ts';
 import { jsonReport } from '../../src/report/json.ts';
 import { tableReport } from '../../src/report/table.ts';
@@ -160,3 +160,15 @@ Directory('check :: default directory settings, no directory :: the no-directory
   assert.match(binding.decision.notes[0] ?? '', /not checked in Microsoft Entra ID/);
 });
 Directory.run();
+
+const Sources = suite('check :: where each document came from');
+
+const HELM_OUTPUT = `---\n# Source: team-app/templates/rolebindings.yaml\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: a, namespace: payments}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects: []\n`;
+
+Sources('helm template output on standard input :: stdin#N without --helm-source-prefix, the template file with it', async () => {
+  const read = async (options?: { helmSourcePrefix?: string }) => (await readManifests(['-'], async () => HELM_OUTPUT, options)).map((object) => object.source);
+  assert.equal(await read(), ['stdin#1']);
+  assert.equal(await read({ helmSourcePrefix: 'charts/' }), ['charts/team-app/templates/rolebindings.yaml#1']);
+});
+
+Sources.run();

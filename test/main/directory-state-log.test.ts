@@ -29,6 +29,13 @@ Log('a refused identity :: one error line however often the probe meets it; agai
   assert.equal(lines.filter(([level]) => level === 'error').length, 2);
 });
 
+Log('a refused identity, the backoff growing between probes :: still one error line', () => {
+  const { lines, log } = recorder();
+  const onChange = directoryStateLog(log);
+  for (const seconds of [1, 2, 3, 7, 15, 31, 60]) onChange('open', `${REFUSED}; Microsoft Graph is not called again for ${seconds}s`);
+  assert.equal(lines.filter(([level]) => level === 'error').length, 1);
+});
+
 Log('an outage :: a warning at each opening, info when Graph answers again', () => {
   const { lines, log } = recorder();
   const onChange = directoryStateLog(log);

@@ -1,4 +1,3 @@
-import type { RuleId } from '../../policy/model.ts';
 import { broadGroup } from './broad-group.ts';
 import { clusterAdmin } from './cluster-admin.ts';
 import { groupFormat } from './group-format.ts';
@@ -19,7 +18,3 @@ export const WEBHOOK_ONLY: readonly { readonly what: string; readonly why: strin
   { what: 'escalation', why: "it reads what the bound role grants" },
   { what: 'changes to Roles and ClusterRoles (widening, aggregation)', why: 'they are judged through the bindings that hold them, read from the cluster' },
 ];
-
-export function backstopRule(id: RuleId): BackstopRule | undefined {
-  return BACKSTOP_RULES.find((rule) => rule.id === id);
-}

@@ -37,7 +37,10 @@ function groupFinding(id: string, directory: DirectoryFindings): Finding {
     case 'not-found':
       return fail(`Group ${id} does not exist in Microsoft Entra ID (${source})`, `check the object ID (az ad group show --group ${id}) and correct adminGroups.`);
     case 'unavailable':
-      return warn(`Group ${id} could not be looked up in ${source}: ${fact.reason}`, 'run preflight again once the directory answers.');
+      return warn(
+        `Group ${id} could not be looked up in ${source}: ${fact.reason}`,
+        fact.remedy ?? 'fix what the reason names if it is a configuration error (it says so), else run preflight again once the directory answers.',
+      );
     case 'found':
       if (!fact.securityEnabled) {
         return fail(

@@ -4,7 +4,7 @@ import { serviceRegistrationCheck, type Registration } from './webhooks.ts';
 
 const ID = 'webhook-endpoints';
 const TITLE = 'ready webhook pods behind its Service (2 or more)';
-export const MIN_READY = 2;
+const MIN_READY = 2;
 
 /** Check 4d: ready addresses in the Service's Endpoints. One pod means an outage on every drain or rollout. */
 export const checkWebhookEndpoints = serviceRegistrationCheck(ID, TITLE, {

@@ -1,11 +1,9 @@
 import { fail, pass, verdict, type CheckResult } from '../check.ts';
-import { isServiceTarget, type PreflightFacts } from '../facts.ts';
+import { CHART_LABEL, isServiceTarget, type PreflightFacts } from '../facts.ts';
 import { describeRegistration, registrations } from './webhooks.ts';
 
 const ID = 'webhook-installed';
 const TITLE = "the webhook's registration";
-
-export const CHART_LABEL = 'app.kubernetes.io/name=entra-rbac-guard';
 
 /** Check 4a: a ValidatingWebhookConfiguration of ours exists. Without one, the other webhook checks have nothing to read. */
 export function checkWebhookInstalled(facts: PreflightFacts): CheckResult {
