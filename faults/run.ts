@@ -5,18 +5,11 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { FaultRow, Scenario, ScenarioContext } from './scenario.ts';
+import { renderFailures, renderTable, rowFailed, type SectionResult } from './lib/table.ts';
+import type { Scenario, ScenarioContext } from './scenario.ts';
 
 const SCENARIOS_DIR = fileURLToPath(new URL('./scenarios/', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
-
-interface SectionResult {
-  readonly scenario: string;
-  readonly file: string;
-  readonly rows: readonly FaultRow[];
-  readonly error?: string;
-  readonly seconds: number;
-}
 
 async function main(): Promise<number> {
   const quick = process.env['FAULTS_QUICK'] !== '0';
@@ -53,40 +46,14 @@ async function main(): Promise<number> {
   const strict = process.env['FAULTS_STRICT'] === '1';
   const notRun = results.flatMap((result) => result.rows.filter((row) => row.notRun !== undefined));
   for (const row of notRun) process.stdout.write(`\nNOT RUN: ${row.fault}: ${row.notRun}${strict ? ' (FAULTS_STRICT=1: counted as a failure)' : ''}\n`);
-  const failed = results.filter(
-    (result) => result.error !== undefined || result.rows.some((row) => (row.notRun === undefined || strict) && row.survived < row.cases),
-  );
+  const failed = results.filter((result) => result.error !== undefined || result.rows.some((row) => rowFailed(row, strict)));
   if (failed.length > 0) {
-    process.stdout.write(`\nFAILED: ${failed.map((result) => result.scenario).join(', ')}\n`);
+    process.stdout.write(`\nFAILED: ${failed.map((result) => result.scenario).join(', ')}\n${renderFailures(failed, strict)}`);
     return 1;
   }
   const ran = results.reduce((sum, result) => sum + result.rows.length, 0) - notRun.length;
   process.stdout.write(`\nall ${ran} faults that ran survived${notRun.length > 0 ? `; ${notRun.length} could not run here (above)` : ''}\n`);
   return 0;
-}
-
-export function renderTable(results: readonly SectionResult[]): string {
-  const header = ['attack or fault', 'cases', 'survived', 'worst latency', 'note'];
-  const lines: string[][] = [];
-  for (const result of results) {
-    if (result.error !== undefined) lines.push([`${result.scenario}: scenario failed`, '-', '-', '-', firstLine(result.error)]);
-    for (const row of result.rows) {
-      lines.push([
-        row.fault,
-        String(row.cases),
-        row.notRun === undefined ? `${row.survived}${row.survived < row.cases ? ' ✘' : ''}` : 'NOT RUN',
-        row.worstLatencyMs === undefined ? '-' : `${row.worstLatencyMs.toFixed(1)} ms`,
-        row.note ?? (row.notRun === undefined ? '' : `not run: ${row.notRun}`),
-      ]);
-    }
-  }
-  const widths = header.map((title, column) => Math.max(title.length, ...lines.map((line) => line[column]!.length)));
-  const render = (cells: readonly string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
-  return [render(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...lines.map(render)].join('\n') + '\n';
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0] ?? '';
 }
 
 process.exitCode = await main();
