@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { InvalidInputError } from './admission/binding.ts';
+import { InvalidInputError } from './admission/narrow.ts';
 import { readManifests } from './check/manifests.ts';
 import { checkManifests } from './check/run-check.ts';
 import { loadDirectory, loadPolicy, parseDuration, type DirectoryOptions, type LoadedPolicy } from './config.ts';

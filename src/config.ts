@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { InvalidInputError } from './admission/binding.ts';
+import { InvalidInputError } from './admission/narrow.ts';
 import { CircuitBreaker, type BreakerState } from './directory/breaker.ts';
 import { CachedDirectory } from './directory/cache.ts';
 import { credentialFromEnvironment, resolveEndpoints, type Cloud } from './directory/credentials.ts';

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { loadPolicy, type DirectoryOptions } from './config.ts';
 import { Drain, gracefulShutdown } from './http/drain.ts';
-import { gateValidateUntilPolicy, type Readiness } from './http/health-route.ts';
+import { gateValidateUntilPolicy } from './http/health-route.ts';
 import { buildServer, type WebhookServer } from './http/server.ts';
 import { generateSelfSigned, loadKeyPair, watchKeyPair, writeCaCertificate, type KeyPair } from './http/tls.ts';
 import type { BreakerState } from './directory/breaker.ts';
@@ -20,6 +20,7 @@ import type { ReportsApi } from './report/policy-report.ts';
 import { DEFAULT_POLICY, formatProblems } from './policy/parse.ts';
 import { serveDirectory } from './serve-directory.ts';
 import { loggerOptions } from './telemetry/logger.ts';
+import type { Readiness } from './telemetry/readiness.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
 
 export interface ServeOptions {

@@ -15,7 +15,7 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { InvalidInputError } from '../../src/admission/binding.ts';
+import { InvalidInputError } from '../../src/admission/narrow.ts';
 import { decodeAdmissionReview } from '../../src/admission/decode.ts';
 import { encodeDecision } from '../../src/admission/encode.ts';
 import { loadDirectory } from '../../src/config.ts';

@@ -1,45 +1,10 @@
+import { InvalidInputError, describeType, expectRecord, expectString, isRecord } from './narrow.ts';
 import type { Binding, BindingKind, RoleRef, Subject } from './types.ts';
-
-/** A document that is not what it claims to be; `path` says where (e.g. `request.object.subjects[1].name`). */
-export class InvalidInputError extends Error {
-  constructor(
-    readonly path: string,
-    readonly problem: string,
-  ) {
-    super(`${path}: ${problem}`);
-    this.name = 'InvalidInputError';
-  }
-}
 
 export const BINDING_KINDS: readonly BindingKind[] = ['RoleBinding', 'ClusterRoleBinding'];
 
 export function isBindingKind(kind: unknown): kind is BindingKind {
   return kind === 'RoleBinding' || kind === 'ClusterRoleBinding';
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-export function expectRecord(value: unknown, path: string): Record<string, unknown> {
-  if (!isRecord(value)) throw new InvalidInputError(path, `must be an object, got ${describeType(value)}`);
-  return value;
-}
-
-export function expectString(value: unknown, path: string, { optional = false } = {}): string {
-  if (value === undefined || value === null) {
-    if (optional) return '';
-    throw new InvalidInputError(path, 'is required');
-  }
-  if (typeof value !== 'string') throw new InvalidInputError(path, `must be a string, got ${describeType(value)}`);
-  return value;
-}
-
-export function describeType(value: unknown): string {
-  if (value === null) return 'null';
-  if (value === undefined) return 'nothing';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)?.slice(0, 40)}`;
 }
 
 /**

@@ -1,11 +1,5 @@
-import {
-  InvalidInputError,
-  describeType,
-  expectRecord,
-  expectString,
-  isBindingKind,
-  readBinding,
-} from './binding.ts';
+import { isBindingKind, readBinding } from './binding.ts';
+import { InvalidInputError, describeType, expectRecord, expectString } from './narrow.ts';
 import { isRoleKind, readRole } from './role.ts';
 import { ADMISSION_V1, RBAC_GROUP, type AdmissionChange, type GroupVersionKind, type Operation, type UserInfo } from './types.ts';
 

@@ -1,4 +1,4 @@
-import { InvalidInputError, describeType, expectRecord, expectString } from './binding.ts';
+import { InvalidInputError, describeType, expectRecord, expectString } from './narrow.ts';
 import type { AggregationRule, LabelSelector, LabelSelectorRequirement, PolicyRule, RbacRole, RoleKind } from './types.ts';
 
 export const ROLE_KINDS: readonly RoleKind[] = ['Role', 'ClusterRole'];

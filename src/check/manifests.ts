@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { InvalidInputError, isRecord } from '../admission/binding.ts';
+import { InvalidInputError, isRecord } from '../admission/narrow.ts';
 
 /** One object found in the input, with where it came from: `FILE#DOC`, or `FILE#DOC.items[N]` inside a List. */
 export interface ManifestObject {

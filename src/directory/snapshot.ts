@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { parse } from 'yaml';
-import { InvalidInputError, expectRecord, expectString } from '../admission/binding.ts';
+import { InvalidInputError, expectRecord, expectString } from '../admission/narrow.ts';
 import type { GroupFact } from '../policy/facts.ts';
 import { isEntraObjectId } from '../policy/subjects.ts';
 import type { Directory } from './port.ts';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Readiness } from './health-route.ts';
+import type { Readiness } from '../telemetry/readiness.ts';
 
 /**
  * Draining on shutdown (docs/reliability.md, "Rotation and drain"). When Kubernetes terminates the pod, the endpoint

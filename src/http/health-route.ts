@@ -1,10 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-
-export interface Readiness {
-  readonly ready: boolean;
-  /** Shown in /readyz: e.g. which policy is in force. */
-  readonly detail: Readonly<Record<string, unknown>>;
-}
+import type { Readiness } from '../telemetry/readiness.ts';
 
 export async function healthRoutes(app: FastifyInstance, { readiness }: { readiness: () => Readiness }): Promise<void> {
   app.get('/healthz', async () => ({ status: 'ok' }));

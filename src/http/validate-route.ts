@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { InvalidInputError } from '../admission/binding.ts';
+import { InvalidInputError } from '../admission/narrow.ts';
 import { decodeAdmissionReview } from '../admission/decode.ts';
 import { encodeDecision } from '../admission/encode.ts';
 import type { AdmissionChange } from '../admission/types.ts';

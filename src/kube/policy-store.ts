@@ -17,7 +17,7 @@
 import { hostname } from 'node:os';
 import { ApiException, CoreV1Api, ListWatch, Watch, type KubeConfig, type V1ConfigMap, type V1ConfigMapList } from '@kubernetes/client-node';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { Readiness } from '../http/health-route.ts';
+import type { Readiness } from '../telemetry/readiness.ts';
 import type { Policy } from '../policy/model.ts';
 import { formatProblems, parsePolicy, type PolicyProblem } from '../policy/parse.ts';
 import { expiredWarnings } from '../policy/time-boxed.ts';

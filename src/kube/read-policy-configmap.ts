@@ -1,5 +1,5 @@
 import { ApiException, CoreV1Api, type KubeConfig, type V1ConfigMap } from '@kubernetes/client-node';
-import { InvalidInputError } from '../admission/binding.ts';
+import { InvalidInputError } from '../admission/narrow.ts';
 import type { LoadedPolicy } from '../config.ts';
 import type { PolicyProblem } from '../policy/parse.ts';
 import { accessError } from './access-error.ts';

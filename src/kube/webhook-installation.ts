@@ -16,11 +16,9 @@ import {
 } from '@kubernetes/client-node';
 import { readSelector } from '../admission/role.ts';
 import type { LabelSelector } from '../admission/types.ts';
-import { CHART_LABEL, type DisruptionBudget, type RegisteredWebhook, type ServiceTarget, type WebhookConfiguration, type WebhookFindings } from '../preflight/facts.ts';
+import { CHART_LABEL_KEY, CHART_NAME, type DisruptionBudget, type RegisteredWebhook, type ServiceTarget, type WebhookConfiguration, type WebhookFindings } from '../preflight/facts.ts';
 import { accessError } from './access-error.ts';
 import { requestTimeout } from './request-timeout.ts';
-
-const CHART_NAME = 'entra-rbac-guard';
 
 /** What preflight needs, as a 403 message says it. */
 export const PREFLIGHT_PERMISSION =
@@ -79,11 +77,9 @@ class InstallationReader {
 
   /** The chart's configurations by label; only when there is none, any whose name or webhooks' names say entra-rbac-guard. */
   async configurations(): Promise<{ configuration: V1ValidatingWebhookConfiguration; foundBy: 'label' | 'name' }[]> {
-    const labelled = await this.call('list validatingwebhookconfigurations', () =>
-      this.admission.listValidatingWebhookConfiguration({ labelSelector: CHART_LABEL }, this.timeout()),
-    );
-    if (labelled.items.length > 0) return labelled.items.map((configuration) => ({ configuration, foundBy: 'label' }));
     const all = await this.call('list validatingwebhookconfigurations', () => this.admission.listValidatingWebhookConfiguration({}, this.timeout()));
+    const labelled = all.items.filter((configuration) => configuration.metadata?.labels?.[CHART_LABEL_KEY] === CHART_NAME);
+    if (labelled.length > 0) return labelled.map((configuration) => ({ configuration, foundBy: 'label' }));
     return all.items
       .filter((configuration) => [configuration.metadata?.name ?? '', ...(configuration.webhooks ?? []).map((webhook) => webhook.name)].some((name) => name.includes(CHART_NAME)))
       .map((configuration) => ({ configuration, foundBy: 'name' }));

@@ -19,6 +19,8 @@ export interface Violation {
   readonly downgradedBecause?: string;
   /** For a Role or ClusterRole under review: the binding through which the subject holds it (`ClusterRoleBinding x`). */
   readonly via?: string;
+  /** The namespace of that binding, when it is a RoleBinding: what an allow.namespaces entry is matched against. */
+  readonly viaNamespace?: string;
   /** The time-boxed allow-list entry that would exempt this violation, had it not expired: a leftover break-glass grant. */
   readonly expiredExemption?: TimeBoxedExemption;
 }

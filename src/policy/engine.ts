@@ -156,7 +156,7 @@ function violationsOf(binding: Binding, policy: Policy, facts: Facts, changedRol
         action,
         subject: subjectRef(finding.subject),
         message: finding.message,
-        ...(changedRole ? { via: describeBinding(binding) } : {}),
+        ...(changedRole ? { via: describeBinding(binding), ...(binding.kind === 'RoleBinding' ? { viaNamespace: binding.namespace } : {}) } : {}),
       });
     }
   }

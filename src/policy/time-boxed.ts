@@ -128,7 +128,7 @@ function concerns(entry: TimeBoxedEntry, violation: Violation, review: Review): 
     case 'allow.clusterAdminSubjects':
       return entry.subject !== undefined && sameSubject(entry.subject, subject);
     case 'allow.namespaces':
-      return namespaceOf(review) === entry.name || (violation.via?.startsWith(`RoleBinding ${entry.name}/`) ?? false);
+      return namespaceOf(review) === entry.name || violation.viaNamespace === entry.name;
     case 'allow.requesters.usernames':
       return review.requester?.username === entry.name;
     case 'allow.requesters.groups':

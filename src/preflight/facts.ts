@@ -85,4 +85,6 @@ export function isServiceTarget(target: ServiceTarget | UrlTarget): target is Se
 }
 
 /** The label the chart puts on the webhook configuration it renders: how preflight finds the webhook's installation. */
-export const CHART_LABEL = 'app.kubernetes.io/name=entra-rbac-guard';
+export const CHART_LABEL_KEY = 'app.kubernetes.io/name';
+export const CHART_NAME = 'entra-rbac-guard';
+export const CHART_LABEL = `${CHART_LABEL_KEY}=${CHART_NAME}`;

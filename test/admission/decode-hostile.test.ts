@@ -4,7 +4,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InvalidInputError } from '../../src/admission/binding.ts';
+import { InvalidInputError } from '../../src/admission/narrow.ts';
 import { decodeAdmissionReview } from '../../src/admission/decode.ts';
 import { recordedReview } from '../helpers.ts';
 

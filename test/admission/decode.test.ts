@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InvalidInputError } from '../../src/admission/binding.ts';
+import { InvalidInputError } from '../../src/admission/narrow.ts';
 import { decodeAdmissionReview } from '../../src/admission/decode.ts';
 import { ADMISSION_V1, RBAC_GROUP, type AdmissionChange } from '../../src/admission/types.ts';
 import { GROUP_ID, RECORDED_REVIEWS, recordedReview } from '../helpers.ts';

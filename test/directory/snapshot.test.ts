@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { InvalidInputError } from '../../src/admission/binding.ts';
+import { InvalidInputError } from '../../src/admission/narrow.ts';
 import { gatherFacts, type Directory } from '../../src/directory/port.ts';
 import { SnapshotDirectory, parseSnapshot, type SnapshotGroup } from '../../src/directory/snapshot.ts';
 import { NO_DIRECTORY, type GroupFact } from '../../src/policy/facts.ts';

@@ -3,6 +3,7 @@ import { evaluate } from '../../policy/engine.ts';
 import { roleKey, type Facts } from '../../policy/facts.ts';
 import type { Policy } from '../../policy/model.ts';
 import { grantsEverything } from '../../policy/privileges.ts';
+import { grantsClusterAdmin } from '../../policy/rules/cluster-admin.ts';
 import { describeBinding } from '../../policy/subjects.ts';
 import { fail, pass, verdict, warn, type CheckResult, type Finding } from '../check.ts';
 import type { PreflightFacts } from '../facts.ts';
@@ -56,9 +57,10 @@ export function adminGroupBindings(bindings: readonly Binding[], roles: readonly
 function clusterAdminBindings(bindings: readonly Binding[], roles: readonly RbacRole[], policy: Policy): Binding[] {
   const clusterRoles = new Map(roles.filter((role) => role.kind === 'ClusterRole').map((role) => [role.name, role]));
   return bindings.filter((binding) => {
-    if (binding.kind !== 'ClusterRoleBinding' || binding.roleRef.kind !== 'ClusterRole') return false;
-    const role = clusterRoles.get(binding.roleRef.name);
-    return policy.clusterAdminRoles.includes(binding.roleRef.name) || (role !== undefined && grantsEverything(role.rules));
+    if (binding.kind !== 'ClusterRoleBinding') return false;
+    if (grantsClusterAdmin(binding, policy)) return true;
+    const role = binding.roleRef.kind === 'ClusterRole' ? clusterRoles.get(binding.roleRef.name) : undefined;
+    return role !== undefined && grantsEverything(role.rules);
   });
 }
 
