@@ -4,7 +4,7 @@ import type { Decision } from '../policy/decision.ts';
 import { evaluate, type Review } from '../policy/engine.ts';
 import { UNKNOWN_ROLES, roleKey, type Facts, type RoleFacts } from '../policy/facts.ts';
 import type { Policy } from '../policy/model.ts';
-import { factsNeeded } from '../policy/needs.ts';
+import { factsNeeded, type FactsNeeded } from '../policy/needs.ts';
 import { withAggregatedRules } from '../policy/privileges.ts';
 import { RoleIndex } from '../policy/role-index.ts';
 
@@ -75,8 +75,12 @@ export async function judgeRbac(
   const haveRoles = filled.length > 0;
   const now = options.now ?? Date.now();
   return resolved.map((entry, index) => {
-    const roles = haveRoles ? roleIndex.factsFor(needs[index]!, options.rolesSource, options.complete) : UNKNOWN_ROLES;
-    const facts: Facts = { ...directoryFacts, roles: 'role' in entry ? roleFactsForRole(roles, declared, options.complete) : roles, now };
+    const roles = !haveRoles
+      ? UNKNOWN_ROLES
+      : 'role' in entry
+        ? roleFactsForRole(roleIndex, needs[index]!, declared, options)
+        : roleIndex.factsFor(needs[index]!, options.rolesSource, options.complete);
+    const facts: Facts = { ...directoryFacts, roles, now };
     const decision = evaluate(reviews[index]!, policy, facts);
     return 'role' in entry
       ? { source: entry.source, object: refOf(entry.role), role: entry.role, decision }
@@ -91,8 +95,13 @@ const NO_BINDINGS: ReadonlyMap<string, readonly Binding[]> = new Map();
  * carry the findings). Manifests: the aggregating roles as the input declares them, not as filled from the input, which
  * already holds the role under review; what they declare themselves is what was there before it.
  */
-function roleFactsForRole(roles: RoleFacts, declared: ReadonlyMap<string, RbacRole>, complete: boolean): RoleFacts {
-  if (complete) return { ...roles, bindings: NO_BINDINGS, aggregators: [] };
+function roleFactsForRole(index: RoleIndex, needs: FactsNeeded, declared: ReadonlyMap<string, RbacRole>, options: JudgeOptions): RoleFacts {
+  if (options.complete) {
+    // Not even gathered: a whole cluster's roles would each copy the lists of their bindings only to drop them.
+    const own: FactsNeeded = { groupIds: needs.groupIds, ...(needs.roles ? { roles: needs.roles } : {}) };
+    return { ...index.factsFor(own, options.rolesSource, true), bindings: NO_BINDINGS, aggregators: [] };
+  }
+  const roles = index.factsFor(needs, options.rolesSource, false);
   return roles.aggregators ? { ...roles, aggregators: roles.aggregators.map((aggregator) => declared.get(roleKey(aggregator)) ?? aggregator) } : roles;
 }
 

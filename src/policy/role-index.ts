@@ -13,13 +13,19 @@ export class RoleIndex {
   private readonly bindingsByRole = new Map<string, Map<string, Binding>>();
   /** bindingKey → the roleKey it is filed under, to unfile it on update or delete. */
   private readonly roleOfBinding = new Map<string, string>();
+  /** roleKey → the ClusterRoles with an aggregationRule: a few among thousands of roles, all a labelled write asks about. */
+  private readonly aggregating = new Map<string, RbacRole>();
 
   setRole(role: RbacRole): void {
-    this.roles.set(roleKey(role), role);
+    const key = roleKey(role);
+    this.roles.set(key, role);
+    if (role.kind === 'ClusterRole' && role.aggregationRule) this.aggregating.set(key, role);
+    else this.aggregating.delete(key);
   }
 
   deleteRole(role: RoleId): void {
     this.roles.delete(roleKey(role));
+    this.aggregating.delete(roleKey(role));
   }
 
   setBinding(binding: Binding): void {
@@ -49,6 +55,7 @@ export class RoleIndex {
     this.roles.clear();
     this.bindingsByRole.clear();
     this.roleOfBinding.clear();
+    this.aggregating.clear();
   }
 
   get size(): { roles: number; bindings: number } {
@@ -78,11 +85,10 @@ export class RoleIndex {
     return { source, complete, roles, bindings, aggregators };
   }
 
-  /** The ClusterRoles (other than `name`) whose aggregationRule selects `labels`. ClusterRole writes are rare: a scan. */
+  /** The ClusterRoles (other than `name`) whose aggregationRule selects `labels`. */
   private aggregatorsOf(name: string, labels: Readonly<Record<string, string>>): RbacRole[] {
-    return [...this.roles.values()].filter(
-      (role) =>
-        role.kind === 'ClusterRole' && role.name !== name && (role.aggregationRule?.clusterRoleSelectors.some((selector) => selectorMatches(selector, labels)) ?? false),
+    return [...this.aggregating.values()].filter(
+      (role) => role.name !== name && (role.aggregationRule?.clusterRoleSelectors.some((selector) => selectorMatches(selector, labels)) ?? false),
     );
   }
 }

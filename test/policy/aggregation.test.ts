@@ -92,6 +92,20 @@ Aggregation('the aggregating role is never its own aggregator', () => {
   assert.equal(decide(review(selfSelecting, edit), bootstrapRoles(), [DEVS_EDIT]).violations.filter((violation) => violation.message.includes('is aggregated into ClusterRole edit')), []);
 });
 
+Aggregation('the role cache follows edit: once its aggregationRule is removed, or edit deleted, it aggregates nothing', () => {
+  const index = new RoleIndex();
+  for (const role of bootstrapRoles()) index.setRole(role);
+  index.setBinding(DEVS_EDIT);
+  const aggregators = () => (index.factsFor(factsNeeded(review(IMPERSONATE_HELPER), POLICY), 'the role cache', true).aggregators ?? []).map((role) => role.name);
+  assert.ok(aggregators().includes('edit'), 'edit selects aggregate-to-edit');
+  const { aggregationRule: _removed, ...plainEdit } = bootstrapRole('edit');
+  index.setRole(plainEdit);
+  assert.not.ok(aggregators().includes('edit'), 'edit without its aggregationRule');
+  index.setRole(bootstrapRole('edit'));
+  index.deleteRole(bootstrapRole('edit'));
+  assert.not.ok(aggregators().includes('edit'), 'edit deleted');
+});
+
 const Check = suite('aggregation :: check and audit');
 
 const manifests = () => {

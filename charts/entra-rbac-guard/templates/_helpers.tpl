@@ -157,7 +157,7 @@ checked every value's type and range; these span several values or the cluster.
 {{- if not $v.tls.secret.caBundle }}
 {{- fail "tls.mode: secret needs tls.secret.caBundle, the CA certificate that signed the Secret's certificate (--set-file tls.secret.caBundle=ca.crt), or the API server cannot verify the webhook" }}
 {{- end }}
-{{- if not (or (hasPrefix "-----BEGIN CERTIFICATE-----" (trim $v.tls.secret.caBundle)) (contains "-----BEGIN CERTIFICATE-----" (b64dec (trim $v.tls.secret.caBundle)))) }}
+{{- if not (contains "-----BEGIN CERTIFICATE-----" (include "entra-rbac-guard.givenCaPem" .)) }}
 {{- fail "tls.secret.caBundle is neither a PEM certificate (-----BEGIN CERTIFICATE-----) nor the base64 of one" }}
 {{- end }}
 {{- else if or $v.tls.secret.name $v.tls.secret.caBundle }}
@@ -209,7 +209,7 @@ checked every value's type and range; these span several values or the cluster.
 {{/*
 One alert of the PrometheusRule, unless metrics.prometheusRule.disabled names it: its severity (or the override), the
 alert labels, and a runbook_url to its section of docs/runbook.md (GitHub's anchor: the heading in lower case).
-Takes a dict: root, rule (the values), alert, expr, for, severity, summary, description.
+Takes a dict: rule (the values), alert, expr, for, severity, summary, description.
 */}}
 {{- define "entra-rbac-guard.alert" -}}
 {{- if not (has .alert .rule.disabled) }}
@@ -219,6 +219,17 @@ Takes a dict: root, rule (the values), alert, expr, for, severity, summary, desc
 {{- if ne .for "0m" }}{{ $_ := set $alert "for" .for }}{{ end }}
 {{- toYaml (list $alert) | nindent 8 }}
 {{- end }}
+{{- end }}
+
+{{/* tls.secret.caBundle, given as PEM or as the base64 of the PEM, as PEM. */}}
+{{- define "entra-rbac-guard.givenCaPem" -}}
+{{- $given := trim .Values.tls.secret.caBundle }}
+{{- hasPrefix "-----BEGIN" $given | ternary $given (b64dec $given) }}
+{{- end }}
+
+{{/* The addresses the API server calls the webhook from, for the NetworkPolicy and NOTES: its CIDRs and the nodes'. */}}
+{{- define "entra-rbac-guard.webhookSourceCidrs" -}}
+{{- concat .Values.networkPolicy.ingress.apiServerCidrs .Values.networkPolicy.ingress.nodeCidrs | uniq | join "," }}
 {{- end }}
 
 {{/* A label map on one line, for NOTES: a=b, c=d. */}}
