@@ -1,3 +1,4 @@
+import { BROAD_GROUP_ADVICE } from '../../policy/rules/broad-group.ts';
 import { identityTableRule, type BackstopRule } from './rule.ts';
 
 /** src/policy/rules/broad-group.ts: an identity that stands for everyone. */
@@ -6,5 +7,5 @@ export const broadGroup: BackstopRule = identityTableRule(
   'broadGroup',
   'broadIdentities',
   ' [broad-group]: it means ',
-  '; bind a specific Microsoft Entra group instead',
+  `; ${BROAD_GROUP_ADVICE}`,
 );

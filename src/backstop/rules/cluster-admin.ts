@@ -1,3 +1,5 @@
+import { CLUSTER_ADMIN_ADVICE, ONLY_ADMIN_GROUPS } from '../../policy/rules/cluster-admin.ts';
+import { celString } from '../cel.ts';
 import { DESCRIBED_SUBJECT, concat, judgedWhere, type BackstopRule } from './rule.ts';
 
 /**
@@ -22,7 +24,7 @@ export const clusterAdmin: BackstopRule = {
     '(object.kind == "RoleBinding" && has(object.metadata.namespace) ? " in namespace " + object.metadata.namespace : "")',
     { text: ' to ' },
     DESCRIBED_SUBJECT,
-    { text: " [cluster-admin]: only the policy's adminGroups may hold it; " },
-    '(object.kind == "RoleBinding" ? "namespace administrators use ClusterRole admin" : "bind a narrower role (admin, edit or view in a RoleBinding) or add the group to adminGroups")',
+    { text: ` [cluster-admin]: ${ONLY_ADMIN_GROUPS}; ` },
+    `(object.kind == "RoleBinding" ? ${celString(CLUSTER_ADMIN_ADVICE.RoleBinding)} : ${celString(CLUSTER_ADMIN_ADVICE.ClusterRoleBinding)})`,
   ),
 };

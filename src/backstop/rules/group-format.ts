@@ -1,3 +1,4 @@
+import { GROUP_FORMAT_ADVICE } from '../../policy/rules/group-format.ts';
 import { ANY_GUID } from '../../policy/subjects.ts';
 import { celString } from '../cel.ts';
 import { IS_ALLOW_LISTED, IS_BROAD, IS_ENTRA_OBJECT_ID, IS_ISSUED_SYSTEM_GROUP, IS_NEW, concat, judgedWhere, type BackstopRule } from './rule.ts';
@@ -17,13 +18,11 @@ export const groupFormat: BackstopRule = {
     { text: ' binds Group "' },
     's.name',
     { text: '" [group-format]: ' },
-    `(s.name.startsWith("system:") ? ${celString(
-      'Kubernetes never puts this group in a token, so the binding grants nothing; bind a Microsoft Entra group by object ID, ' +
-        'or a group Kubernetes issues (e.g. system:serviceaccounts:<namespace>)',
-    )} : s.name.matches(${celString(ANY_GUID.source)}) ? ${concat(
-      { text: 'Entra tokens carry group object IDs in lower case without braces, so this spelling never matches; use "' },
-      's.name.replace("{", "").replace("}", "").lowerAscii()',
-      { text: '"' },
-    )} : ${celString("a display name never matches the groups claim of an Entra token, which carries object IDs; use the group's object ID (az ad group show --group NAME --query id)")})`,
+    `(s.name.startsWith("system:") ? ${celString(GROUP_FORMAT_ADVICE.unissuedSystemGroup + GROUP_FORMAT_ADVICE.unissuedSystemGroupInstead)} : ` +
+      `s.name.matches(${celString(ANY_GUID.source)}) ? ${concat(
+        { text: `${GROUP_FORMAT_ADVICE.guidSpelling}"` },
+        's.name.replace("{", "").replace("}", "").lowerAscii()',
+        { text: '"' },
+      )} : ${celString(GROUP_FORMAT_ADVICE.displayName)})`,
   ),
 };

@@ -1,3 +1,4 @@
+import { LOCAL_ACCOUNT_ADVICE } from '../../policy/rules/local-account.ts';
 import { identityTableRule, type BackstopRule } from './rule.ts';
 
 /** src/policy/rules/local-account.ts: an identity that authenticates without Entra ID. */
@@ -6,5 +7,5 @@ export const localAccount: BackstopRule = identityTableRule(
   'localAccount',
   'localAccounts',
   ' [local-account]: ',
-  '; bind a Microsoft Entra group and disable local accounts (az aks update --disable-local-accounts)',
+  `; ${LOCAL_ACCOUNT_ADVICE}`,
 );

@@ -1,3 +1,4 @@
+import { USER_SUBJECT_ADVICE } from '../../policy/rules/user-subject.ts';
 import { DESCRIBED_SUBJECT, IS_ALLOW_LISTED, IS_BROAD, IS_LOCAL_ACCOUNT, IS_NEW, IS_SYSTEM_NAME, concat, judgedWhere, type BackstopRule } from './rule.ts';
 
 /** src/policy/rules/user-subject.ts: a User not allow-listed, not a Kubernetes component, broad identity or local account. */
@@ -9,6 +10,6 @@ export const userSubject: BackstopRule = {
     'variables.described',
     { text: ' binds ' },
     DESCRIBED_SUBJECT,
-    { text: ' directly [user-subject]: bind a Microsoft Entra group by object ID instead (workloads: a ServiceAccount)' },
+    { text: ` directly [user-subject]: ${USER_SUBJECT_ADVICE}` },
   ),
 };

@@ -49,7 +49,7 @@ function bindingMessage(binding: Binding, subject: Subject, why: 'listed' | 'eve
   const role = `${binding.roleRef.name}${scope(binding)}`;
   return why === 'listed'
     ? `${describeBinding(binding)} grants ${role} to ${describeSubject(subject)} [cluster-admin]: ` +
-        `only the policy's adminGroups may hold it; ${alternative(binding)}`
+        `${ONLY_ADMIN_GROUPS}; ${alternative(binding)}`
     : `${describeBinding(binding)} grants ${role} to ${describeSubject(subject)} [cluster-admin]: ` +
         `ClusterRole ${binding.roleRef.name} grants ${EVERYTHING}, which is cluster-admin under another name, and only the ` +
         `policy's adminGroups may hold it; ${alternative(binding)}`;
@@ -70,8 +70,15 @@ function scope(binding: Binding): string {
   return binding.kind === 'RoleBinding' ? ` in namespace ${binding.namespace}` : '';
 }
 
+/** What to do instead, by the binding's kind; the backstop says it too. */
+export const CLUSTER_ADMIN_ADVICE = {
+  RoleBinding: 'namespace administrators use ClusterRole admin',
+  ClusterRoleBinding: 'bind a narrower role (admin, edit or view in a RoleBinding) or add the group to adminGroups',
+} as const;
+
+/** Who may hold it, as the binding's message says it. */
+export const ONLY_ADMIN_GROUPS = "only the policy's adminGroups may hold it";
+
 function alternative(binding: Binding): string {
-  return binding.kind === 'RoleBinding'
-    ? 'namespace administrators use ClusterRole admin'
-    : 'bind a narrower role (admin, edit or view in a RoleBinding) or add the group to adminGroups';
+  return CLUSTER_ADMIN_ADVICE[binding.kind];
 }

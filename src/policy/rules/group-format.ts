@@ -19,20 +19,22 @@ export const groupFormat: Rule = {
       })),
 };
 
+/** Why each kind of misspelt group never matches, and what to do instead; the backstop says them too. */
+export const GROUP_FORMAT_ADVICE = {
+  unissuedSystemGroup: 'Kubernetes never puts this group in a token, so the binding grants nothing; ',
+  unissuedSystemGroupInstead: 'bind a Microsoft Entra group by object ID, or a group Kubernetes issues (e.g. system:serviceaccounts:<namespace>)',
+  /** Followed by the ID as Entra spells it, in quotes. */
+  guidSpelling: 'Entra tokens carry group object IDs in lower case without braces, so this spelling never matches; use ',
+  displayName:
+    'a display name never matches the groups claim of an Entra token, which carries object IDs; ' +
+    "use the group's object ID (az ad group show --group NAME --query id)",
+} as const;
+
 function whyItNeverMatches(subject: Subject): string {
   if (subject.name.startsWith('system:')) {
     const nearest = nearestIssuedSystemGroup(subject.name);
-    return (
-      'Kubernetes never puts this group in a token, so the binding grants nothing; ' +
-      (nearest ? `did you mean "${nearest}"?` : 'bind a Microsoft Entra group by object ID, or a group Kubernetes issues (e.g. system:serviceaccounts:<namespace>)')
-    );
+    return GROUP_FORMAT_ADVICE.unissuedSystemGroup + (nearest ? `did you mean "${nearest}"?` : GROUP_FORMAT_ADVICE.unissuedSystemGroupInstead);
   }
   const canonical = canonicalGuidOf(subject.name);
-  if (canonical) {
-    return `Entra tokens carry group object IDs in lower case without braces, so this spelling never matches; use "${canonical}"`;
-  }
-  return (
-    'a display name never matches the groups claim of an Entra token, which carries object IDs; ' +
-    "use the group's object ID (az ad group show --group NAME --query id)"
-  );
+  return canonical ? `${GROUP_FORMAT_ADVICE.guidSpelling}"${canonical}"` : GROUP_FORMAT_ADVICE.displayName;
 }

@@ -2,6 +2,9 @@ import { localAccountReason } from '../identities.ts';
 import { describeBinding, describeSubject } from '../subjects.ts';
 import type { Rule } from './rule.ts';
 
+/** What to do instead; the backstop says it too. */
+export const LOCAL_ACCOUNT_ADVICE = 'bind a Microsoft Entra group and disable local accounts (az aks update --disable-local-accounts)';
+
 export const localAccount: Rule = {
   id: 'local-account',
   defaultAction: 'deny',
@@ -12,6 +15,6 @@ export const localAccount: Rule = {
         subject,
         message:
           `${describeBinding(binding)} binds ${describeSubject(subject)} [local-account]: ` +
-          `${localAccountReason(subject)}; bind a Microsoft Entra group and disable local accounts (az aks update --disable-local-accounts)`,
+          `${localAccountReason(subject)}; ${LOCAL_ACCOUNT_ADVICE}`,
       })),
 };

@@ -6,6 +6,9 @@ import type { Rule } from './rule.ts';
  * `system:` users are Kubernetes component identities (client certificates), never Entra accounts;
  * users that broad-group or local-account name get their more specific message there.
  */
+/** What to do instead; the backstop says it too. */
+export const USER_SUBJECT_ADVICE = 'bind a Microsoft Entra group by object ID instead (workloads: a ServiceAccount)';
+
 export const userSubject: Rule = {
   id: 'user-subject',
   defaultAction: 'deny',
@@ -15,7 +18,6 @@ export const userSubject: Rule = {
       .map(({ subject }) => ({
         subject,
         message:
-          `${describeBinding(binding)} binds User "${subject.name}" directly [user-subject]: ` +
-          'bind a Microsoft Entra group by object ID instead (workloads: a ServiceAccount)',
+          `${describeBinding(binding)} binds User "${subject.name}" directly [user-subject]: ${USER_SUBJECT_ADVICE}`,
       })),
 };
