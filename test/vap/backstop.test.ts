@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import type { Binding, Subject, UserInfo } from '../../src/admission/types.ts';
 import { run as celRun } from '@bufbuild/cel';
 import { CLOCK } from '../../src/backstop/cel.ts';
-import { backstopObjects } from '../../src/backstop/generate.ts';
+import { DEFAULT_BACKSTOP_OPTIONS, backstopObjects } from '../../src/backstop/generate.ts';
 import { MAX_SUBJECTS } from '../../src/backstop/variables.ts';
 import { RULE_CASES } from '../policy/rule-cases.ts';
 import { ADMIN_GROUP_ID, DEVELOPER, GROUP_ID, RECORDED_REVIEWS, group, serviceAccount, user } from '../helpers.ts';
@@ -154,6 +154,25 @@ TimeBoxed('the clock :: creationTimestamp read as a string or as a CEL timestamp
 });
 
 TimeBoxed.run();
+
+// --- what never reaches the webhook -------------------------------------------------------------------------------------
+
+const Scope = suite('backstop :: the namespaces the webhook never sees are skipped too');
+
+const bobIn = (namespace: string) =>
+  admissionRequest('CREATE', bindingObject({ kind: 'RoleBinding', namespace, name: 'bob-view', subjects: [user('bob@contoso.com')], roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' } }), null, DEVELOPER);
+const scoped = backstopObjects(POLICIES['default']!, { ...DEFAULT_BACKSTOP_OPTIONS, excludeNamespaces: ['entra-rbac-guard'], skipAksManagedNamespaces: true });
+const deniedRules = (request: AdmissionRequest) => runBackstop(scoped, stampedAt(request, BASE_MS)).denied.map((finding) => finding.rule);
+
+Scope('a User bound in an ordinary namespace :: denied', () => {
+  assert.equal(deniedRules(bobIn('payments')), ['user-subject']);
+});
+
+Scope('the same in an excluded namespace, or in kube-system on AKS :: not judged', () => {
+  assert.equal(deniedRules(bobIn('entra-rbac-guard')), []);
+  assert.equal(deniedRules(bobIn('kube-system')), []);
+});
+
 
 // --- generated inputs -------------------------------------------------------------------------------------------------
 
@@ -305,6 +324,7 @@ Bounds(`${MAX_SUBJECTS + 1} subjects :: left to the webhook (never stricter), an
 });
 
 Bounds.run();
+Scope.run();
 
 // --- the figure -------------------------------------------------------------------------------------------------------
 

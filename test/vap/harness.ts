@@ -9,10 +9,12 @@ import { celEnv, isCelError, parse, plan } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
 import type { Binding, Subject, UserInfo } from '../../src/admission/types.ts';
 import { decodeAdmissionReview } from '../../src/admission/decode.ts';
+import { readSelector } from '../../src/admission/role.ts';
 import { BACKSTOP_RULES } from '../../src/backstop/rules/index.ts';
 import type { KubeObject } from '../../src/backstop/generate.ts';
 import type { Decision } from '../../src/policy/decision.ts';
 import { evaluate } from '../../src/policy/engine.ts';
+import { selectorMatches } from '../../src/policy/privileges.ts';
 import type { Policy, RuleId } from '../../src/policy/model.ts';
 
 type Json = Record<string, any>;
@@ -152,22 +154,7 @@ function matches(constraints: Json, request: AdmissionRequest): boolean {
   if (!byRule) return false;
   const selector = constraints['namespaceSelector'] as Json | undefined;
   if (!selector || !request.namespace) return true;
-  const labels: Record<string, string> = { 'kubernetes.io/metadata.name': request.namespace };
-  return (selector['matchExpressions'] as Json[]).every((expression) => {
-    const value = labels[expression['key']];
-    switch (expression['operator']) {
-      case 'In':
-        return value !== undefined && expression['values'].includes(value);
-      case 'NotIn':
-        return value === undefined || !expression['values'].includes(value);
-      case 'Exists':
-        return value !== undefined;
-      case 'DoesNotExist':
-        return value === undefined;
-      default:
-        throw new Error(`operator ${expression['operator']}`);
-    }
-  });
+  return selectorMatches(readSelector(selector, 'matchConstraints.namespaceSelector'), { 'kubernetes.io/metadata.name': request.namespace });
 }
 
 // --- the same request for the engine -------------------------------------------------------------------------------
