@@ -236,15 +236,7 @@ export class GraphFake {
         headers: { 'Content-Type': 'application/json' },
       };
     }
-    const full: Record<string, unknown> = {
-      id: group.id,
-      displayName: group.displayName,
-      securityEnabled: group.securityEnabled,
-      mailEnabled: group.mailEnabled ?? !group.securityEnabled,
-      groupTypes: group.groupTypes ?? (group.securityEnabled ? [] : ['Unified']),
-      description: null,
-      createdDateTime: '2024-01-15T10:00:00Z',
-    };
+    const full = groupResource(group);
     const fields = select ? select.split(',') : Object.keys(full);
     return {
       status: 200,
@@ -284,7 +276,7 @@ export class GraphFake {
     const value = (ids as string[]).flatMap((id) => {
       const group = this.groups.get(id.toLowerCase());
       if (!group) return [];
-      return [{ '@odata.type': '#microsoft.graph.group', id: group.id, displayName: group.displayName, securityEnabled: group.securityEnabled, mailEnabled: group.mailEnabled ?? !group.securityEnabled, groupTypes: group.groupTypes ?? (group.securityEnabled ? [] : ['Unified']) }];
+      return [{ '@odata.type': '#microsoft.graph.group', ...groupResource(group) }];
     });
     sendJson(response, 200, { '@odata.context': 'https://graph.microsoft.com/v1.0/$metadata#directoryObjects', value });
   }
@@ -328,6 +320,19 @@ function shuffled<T>(items: readonly T[]): T[] {
   }
   if (result.length > 1 && result.every((item, index) => item === items[index])) result.push(result.shift() as T);
   return result;
+}
+
+/** A group as Graph returns it, with every property the fake knows: GET /groups/{id} and getByIds alike. */
+function groupResource(group: FakeGroup): Record<string, unknown> {
+  return {
+    id: group.id,
+    displayName: group.displayName,
+    securityEnabled: group.securityEnabled,
+    mailEnabled: group.mailEnabled ?? !group.securityEnabled,
+    groupTypes: group.groupTypes ?? (group.securityEnabled ? [] : ['Unified']),
+    description: null,
+    createdDateTime: '2024-01-15T10:00:00Z',
+  };
 }
 
 function graphError(code: string, message: string): Record<string, unknown> {
