@@ -198,34 +198,9 @@ kubeconfig "$DIR/controller-manager.kubeconfig" controller-manager controller-ma
 kubeconfig "$DIR/scheduler.kubeconfig" scheduler scheduler
 kubeconfig "$DIR/kubelet/kubeconfig" kubelet kubelet-client
 # kubectl's: context "admin" (the current one, in system:masters) and context "developer" (a token, no RBAC grant).
-cat >"$KUBECONFIG_PATH" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: erg-e2e
-  cluster:
-    server: $API_SERVER
-    certificate-authority: $pki/ca.crt
-users:
-- name: admin
-  user:
-    client-certificate: $pki/admin.crt
-    client-key: $pki/admin.key
-- name: developer
-  user:
-    token: $developer_token
-contexts:
-- name: admin
-  context:
-    cluster: erg-e2e
-    user: admin
-- name: developer
-  context:
-    cluster: erg-e2e
-    user: developer
-current-context: admin
-EOF
-chmod 600 "$KUBECONFIG_PATH"
+kubeconfig "$KUBECONFIG_PATH" admin admin
+kubectl --kubeconfig "$KUBECONFIG_PATH" config set-credentials developer --token="$developer_token" >/dev/null
+kubectl --kubeconfig "$KUBECONFIG_PATH" config set-context developer --cluster=erg-e2e --user=developer >/dev/null
 kubectl_admin() { in_netns env HOME="$DIR/home" kubectl --kubeconfig "$KUBECONFIG_PATH" --request-timeout=10s "$@"; }
 
 # --- etcd and containerd (independent of each other: started together) ----------------------------------------------

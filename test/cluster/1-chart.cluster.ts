@@ -14,6 +14,7 @@ import {
   NAMESPACE,
   TEAM_NAMESPACE,
   WEBHOOK_NAME,
+  ensureTeamNamespace,
   eventually,
   expectDeniedBy,
   expectOk,
@@ -28,7 +29,7 @@ import {
 const Chart = suite('cluster: the chart installed with helm, admissions through the Service');
 
 Chart.before(async () => {
-  await kubectl(['create', 'namespace', TEAM_NAMESPACE]);
+  await ensureTeamNamespace();
 });
 
 function createRoleBinding(name: string, ...args: string[]) {

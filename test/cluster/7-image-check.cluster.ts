@@ -7,14 +7,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { REPO_ROOT, TEAM_NAMESPACE, kubectl } from './cluster.ts';
-
-const IMAGE = `ghcr.io/entra-rbac-guard/entra-rbac-guard:${(JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version}`;
+import { IMAGE, REPO_ROOT, TEAM_NAMESPACE, ensureTeamNamespace, kubectl } from './cluster.ts';
 
 const ImageCheck = suite('cluster: the image runs check on standard input');
 
 async function runCheck(name: string, manifest: string) {
-  await kubectl(['create', 'namespace', TEAM_NAMESPACE]);
+  await ensureTeamNamespace();
   return kubectl(
     ['run', name, `--namespace=${TEAM_NAMESPACE}`, `--image=${IMAGE}`, '--image-pull-policy=Never', '--restart=Never', '-i', '--rm', '--quiet', '--', 'check', '-'],
     { stdin: readFileSync(join(REPO_ROOT, 'examples', manifest), 'utf8'), timeoutMs: 120_000 },

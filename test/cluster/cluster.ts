@@ -24,6 +24,8 @@ export const FULLNAME = 'entra-rbac-guard';
 export const WEBHOOK_NAME = 'bindings.entra-rbac-guard.io';
 /** Where the tests create bindings: an ordinary team namespace, judged by the webhook. */
 export const TEAM_NAMESPACE = 'payments';
+/** The chart's default image reference, which make cluster-e2e built and imported into the node's containerd. */
+export const IMAGE = `ghcr.io/entra-rbac-guard/entra-rbac-guard:${(JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version}`;
 export const GROUP_ID = '5d2c7b1a-3e4f-4a5b-9c6d-7e8f9a0b1c2d';
 /** The chart's admin group in these tests, so cluster-admin grants to it are allowed. */
 export const ADMIN_GROUP_ID = '0b7e1d2c-4a5f-4e3d-8c9b-1a2b3c4d5e6f';
@@ -82,11 +84,17 @@ export const BASE_VALUES = ['--set', `policy.adminGroups[0]=${ADMIN_GROUP_ID}`, 
  * chart's default reference, which make cluster-e2e built and imported into the node's containerd.
  */
 export async function installChart(...values: string[]): Promise<CommandResult> {
-  await kubectl(['create', 'namespace', TEAM_NAMESPACE]);
+  await ensureTeamNamespace();
   return expectOk(
     await helm(['upgrade', '--install', RELEASE, CHART, '--namespace', NAMESPACE, '--create-namespace', '--wait', '--timeout', '4m', ...BASE_VALUES, ...values]),
     `helm upgrade --install ${values.join(' ')}`,
   );
+}
+
+/** Creates the team namespace unless it exists; any other failure fails the test. */
+export async function ensureTeamNamespace(): Promise<void> {
+  const created = await kubectl(['create', 'namespace', TEAM_NAMESPACE]);
+  if (created.code !== 0 && !/AlreadyExists|already exists/.test(created.stderr)) expectOk(created, `kubectl create namespace ${TEAM_NAMESPACE}`);
 }
 
 /** Waits until the Deployment has rolled out (every replica updated and ready). */
