@@ -9,7 +9,7 @@ import { SnapshotDirectory } from './directory/snapshot.ts';
 import { DEFAULT_POLICY_YAML } from './policy/default-policy.ts';
 import type { Policy } from './policy/model.ts';
 import { formatProblems, parsePolicy, type PolicyProblem } from './policy/parse.ts';
-import { expiredWarnings } from './policy/time-boxed.ts';
+import { policyWarningsAt } from './policy/time-boxed.ts';
 import { circuitStateValue, type Metrics } from './telemetry/metrics.ts';
 
 export interface LoadedPolicy {
@@ -34,7 +34,7 @@ export async function loadPolicy(path: string | undefined): Promise<LoadedPolicy
   if (!result.ok) {
     throw new InvalidInputError(source, `invalid policy:\n${indent(formatProblems(result.errors))}\nSee \`entra-rbac-guard policy default\` for every field.`);
   }
-  return { policy: result.policy, source, warnings: [...result.warnings, ...expiredWarnings(result.policy, Date.now())] };
+  return { policy: result.policy, source, warnings: policyWarningsAt(result, Date.now()) };
 }
 
 export interface DirectoryOptions {

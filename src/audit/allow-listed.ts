@@ -8,10 +8,10 @@ import { describeSubject, isAllowListed, isUser, sameSubject, subjectKey, subjec
  * them as exempt rather than as silently compliant (`User "break-glass" (allow.users)`).
  */
 export function allowListedSubjects(binding: Binding, policy: Policy, decision: Decision): string[] {
-  // A subject still in violation is not permitted, whatever a list says: its break-glass entry has expired.
-  const inViolation = new Set(decision.violations.map((violation) => subjectKey(violation.subject)));
+  // A subject whose break-glass entry has expired is not exempt, whatever the list still says: the engine marks it.
+  const lapsed = new Set(decision.violations.filter((violation) => violation.expiredExemption).map((violation) => subjectKey(violation.subject)));
   return binding.subjects.flatMap((subject) => {
-    if (inViolation.has(subjectKey(subjectRef(subject)))) return [];
+    if (lapsed.has(subjectKey(subjectRef(subject)))) return [];
     const lists = [
       isAllowListed(subject, policy) && (isUser(subject) ? 'allow.users' : 'allow.groups'),
       policy.allow.clusterAdminSubjects.some((allowed) => sameSubject(allowed, subjectRef(subject))) && 'allow.clusterAdminSubjects',

@@ -4,7 +4,7 @@ import type { Decision } from '../policy/decision.ts';
 import { evaluate, type Review } from '../policy/engine.ts';
 import { UNKNOWN_ROLES, roleKey, type Facts, type RoleFacts } from '../policy/facts.ts';
 import type { Policy } from '../policy/model.ts';
-import { factsNeeded, type FactsNeeded } from '../policy/needs.ts';
+import { factsNeeded } from '../policy/needs.ts';
 import { withAggregatedRules } from '../policy/privileges.ts';
 import { RoleIndex } from '../policy/role-index.ts';
 
@@ -73,13 +73,17 @@ export async function judgeRbac(
   const groupIds = [...new Set(needs.flatMap((need) => need.groupIds))];
   const directoryFacts = await gatherFacts({ groupIds }, directory, options.deadline);
   const haveRoles = filled.length > 0;
+  // Not gathered for a whole cluster's roles, which would each copy the lists of their bindings only to drop them.
+  const wholeClusterRoleFacts: RoleFacts = { source: options.rolesSource, complete: true, roles: new Map(), bindings: new Map(), aggregators: [] };
   const now = options.now ?? Date.now();
   return resolved.map((entry, index) => {
     const roles = !haveRoles
       ? UNKNOWN_ROLES
-      : 'role' in entry
-        ? roleFactsForRole(roleIndex, needs[index]!, declared, options)
-        : roleIndex.factsFor(needs[index]!, options.rolesSource, options.complete);
+      : !('role' in entry)
+        ? roleIndex.factsFor(needs[index]!, options.rolesSource, options.complete)
+        : options.complete
+          ? wholeClusterRoleFacts
+          : withDeclaredAggregators(roleIndex.factsFor(needs[index]!, options.rolesSource, false), declared);
     const facts: Facts = { ...directoryFacts, roles, now };
     const decision = evaluate(reviews[index]!, policy, facts);
     return 'role' in entry
@@ -88,20 +92,12 @@ export async function judgeRbac(
   });
 }
 
-const NO_BINDINGS: ReadonlyMap<string, readonly Binding[]> = new Map();
-
 /**
- * What a role entry is judged with. A whole cluster: nothing through bindings or aggregation (no change; the bindings
- * carry the findings). Manifests: the aggregating roles as the input declares them, not as filled from the input, which
- * already holds the role under review; what they declare themselves is what was there before it.
+ * A role entry of manifests is judged with the aggregating roles as the input declares them, not as filled from the
+ * input, which already holds the role under review: what they declare themselves is what was there before it. (A whole
+ * cluster's roles are judged with nothing through bindings or aggregation: no change, the bindings carry the findings.)
  */
-function roleFactsForRole(index: RoleIndex, needs: FactsNeeded, declared: ReadonlyMap<string, RbacRole>, options: JudgeOptions): RoleFacts {
-  if (options.complete) {
-    // Not even gathered: a whole cluster's roles would each copy the lists of their bindings only to drop them.
-    const own: FactsNeeded = { groupIds: needs.groupIds, ...(needs.roles ? { roles: needs.roles } : {}) };
-    return { ...index.factsFor(own, options.rolesSource, true), bindings: NO_BINDINGS, aggregators: [] };
-  }
-  const roles = index.factsFor(needs, options.rolesSource, false);
+function withDeclaredAggregators(roles: RoleFacts, declared: ReadonlyMap<string, RbacRole>): RoleFacts {
   return roles.aggregators ? { ...roles, aggregators: roles.aggregators.map((aggregator) => declared.get(roleKey(aggregator)) ?? aggregator) } : roles;
 }
 

@@ -38,10 +38,8 @@ export async function validateRoute(app: FastifyInstance, { currentPolicy, direc
     const needs = factsNeeded(change, policy);
     const directoryFacts =
       knownFacts(needs, directory) ?? (await gatherFacts(needs, directory, () => AbortSignal.timeout(lookupDeadlineMs(request.query.timeout))));
-    // Role facts come from memory (the informer cache): no call, no wait.
-    const withRoles = roles ? { ...directoryFacts, roles: roles.factsFor(needs) } : directoryFacts;
-    // The clock only matters to a policy with entries that expire.
-    const facts = policy.timeBoxed.length > 0 ? { ...withRoles, now: Date.now() } : withRoles;
+    // Role facts come from memory (the informer cache): no call, no wait. The clock matters to entries that expire.
+    const facts = { ...directoryFacts, ...(roles ? { roles: roles.factsFor(needs) } : {}), now: Date.now() };
     const decision = evaluate(change, policy, facts);
     const elapsedMs = performance.now() - started;
     if (metrics) observeDecision(metrics, decision, policy.mode, elapsedMs / 1000);

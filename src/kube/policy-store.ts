@@ -20,7 +20,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Readiness } from '../telemetry/readiness.ts';
 import type { Policy } from '../policy/model.ts';
 import { formatProblems, parsePolicy, type PolicyProblem } from '../policy/parse.ts';
-import { expiredWarnings } from '../policy/time-boxed.ts';
+import { policyWarningsAt } from '../policy/time-boxed.ts';
 import type { ConfigMapRef } from './configmap-ref.ts';
 
 export type { ConfigMapRef };
@@ -202,7 +202,7 @@ export class PolicyStore {
       { policy: this.label, generation, mode: result.policy.mode, previous: previous ? (previous.fallback ? 'embedded default' : previous.generation) : 'none' },
       `policy ${previous ? 'reloaded' : 'loaded'} from ${this.label} (resourceVersion ${generation}, mode ${result.policy.mode})`,
     );
-    const warnings = [...result.warnings, ...expiredWarnings(result.policy, this.now().getTime())];
+    const warnings = policyWarningsAt(result, this.now().getTime());
     if (warnings.length > 0) {
       this.options.log.warn({ policy: this.label, generation, warnings }, `policy warning: ${formatProblems(warnings)}`);
     }

@@ -1,5 +1,6 @@
 import { LineCounter, parseDocument } from 'yaml';
 import { RULE_IDS, type AllowList, type Mode, type Policy, type RuleAction, type RuleId, type SubjectRef, type TimeBoxedEntry } from './model.ts';
+import { isRecord } from '../admission/narrow.ts';
 import { closest } from './closest.ts';
 import { canonicalGuidOf, isEntraObjectId } from './subjects.ts';
 
@@ -166,7 +167,7 @@ class Reader {
   private entries(value: Json, path: AllowList): string[] {
     return this.list(value, path).flatMap((item, index) => {
       const at = `${path}[${index}]`;
-      if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      if (!isRecord(item)) {
         const text = this.string(item, at);
         return text === undefined ? [] : [text];
       }
@@ -209,7 +210,7 @@ class Reader {
   }
 
   private record(value: Json, path: string, known?: readonly string[]): Record<string, Json> {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    if (!isRecord(value)) {
       this.fail(path || '(document)', `must be a mapping, got ${show(value)}`);
       return {};
     }

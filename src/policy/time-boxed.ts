@@ -3,7 +3,7 @@ import type { Review } from './engine.ts';
 import type { Facts } from './facts.ts';
 import type { AllowList, Policy, TimeBoxedEntry } from './model.ts';
 import type { PolicyProblem } from './parse.ts';
-import { sameSubject } from './subjects.ts';
+import { sameSubject, subjectRef } from './subjects.ts';
 
 type Judge = (review: Review, policy: Policy, facts: Facts) => Decision;
 
@@ -15,19 +15,21 @@ type Judge = (review: Review, policy: Policy, facts: Facts) => Decision;
  * unaware of time.
  */
 export function judgeWithTimeBoxed(review: Review, policy: Policy, facts: Facts, judge: Judge): Decision {
-  const expired = policy.timeBoxed.filter((entry) => facts.now === undefined || entry.expiresAtMs <= facts.now);
-  const active = policy.timeBoxed.filter((entry) => !expired.includes(entry));
+  const expired: TimeBoxedEntry[] = [];
+  const active: TimeBoxedEntry[] = [];
+  for (const entry of policy.timeBoxed) (facts.now === undefined || entry.expiresAtMs <= facts.now ? expired : active).push(entry);
   const decision = judge(review, policyWithout(policy, expired), facts);
   // An entry can only matter to a violation about its subject, namespace or requester; which one does is then
-  // checked by judging without (or with) that entry alone.
-  const exempted = active.length > 0 ? stricterIn(judge(review, withoutTimeBoxed(policy), facts), decision) : [];
+  // checked by judging without (or with) that entry alone. A review that names none of them is judged once.
+  const exempted = active.some((entry) => mayConcern(entry, review)) ? stricterIn(judge(review, withoutTimeBoxed(policy), facts), decision) : [];
   const used = active.flatMap((entry) => {
     if (!exempted.some((violation) => concerns(entry, violation, review))) return [];
     const without = stricterIn(judge(review, policyWithout(policy, [...expired, entry]), facts), decision);
     return without.length > 0 ? [{ entry, exempted: without[0]! }] : [];
   });
-  // Only a violation can have lapsed: a clean review is judged once more only when an entry is active.
-  const lapsed = expired.length > 0 && decision.violations.length > 0 ? stricterIn(decision, judge(review, policyWithout(policy, []), facts)) : [];
+  // Only a violation an expired entry concerns can have lapsed: other reviews are not judged again for it.
+  const lapsedCandidates = decision.violations.some((violation) => expired.some((entry) => concerns(entry, violation, review)));
+  const lapsed = lapsedCandidates ? stricterIn(decision, judge(review, policyWithout(policy, []), facts)) : [];
   const lapsedBy = expired.flatMap((entry) => {
     if (!lapsed.some((violation) => concerns(entry, violation, review))) return [];
     const revived = stricterIn(decision, judge(review, policyWithout(policy, expired.filter((other) => other !== entry)), facts));
@@ -50,14 +52,13 @@ export function judgeWithTimeBoxed(review: Review, policy: Policy, facts: Facts,
 
 /** The policy as it will be once every time-boxed entry has expired (the policy itself when it has none). */
 export function withoutTimeBoxed(policy: Policy): Policy {
-  if (policy.timeBoxed.length === 0) return policy;
-  let result = strictest.get(policy);
-  if (!result) strictest.set(policy, (result = policyWithout(policy, policy.timeBoxed)));
-  return result;
+  return policy.timeBoxed.length === 0 ? policy : policyWithout(policy, policy.timeBoxed);
 }
 
-/** withoutTimeBoxed's answer per policy: asked at every review (factsNeeded), it must not rebuild its cache key. */
-const strictest = new WeakMap<Policy, Policy>();
+/** A parsed policy's warnings as of `nowMs`: the parser's, then one for each time-boxed entry that has expired. */
+export function policyWarningsAt(parsed: { readonly policy: Policy; readonly warnings: readonly PolicyProblem[] }, nowMs: number): PolicyProblem[] {
+  return [...parsed.warnings, ...expiredWarnings(parsed.policy, nowMs)];
+}
 
 /** A warning for each time-boxed entry that has expired at `nowMs`: it exempts nothing now and should go. */
 export function expiredWarnings(policy: Policy, nowMs: number): PolicyProblem[] {
@@ -130,6 +131,28 @@ function concerns(entry: TimeBoxedEntry, violation: Violation, review: Review): 
     case 'allow.namespaces':
       return namespaceOf(review) === entry.name || violation.viaNamespace === entry.name;
     case 'allow.requesters.usernames':
+    case 'allow.requesters.groups':
+      return mayConcern(entry, review);
+  }
+}
+
+/**
+ * Whether `entry` could concern anything in `review`, before any judgement: a binding's subject, its namespace, the
+ * requester. A role under review is judged through bindings not in the review, so any entry may concern it.
+ */
+function mayConcern(entry: TimeBoxedEntry, review: Review): boolean {
+  const { binding } = review;
+  if (!binding) return true;
+  switch (entry.list) {
+    case 'allow.users':
+      return binding.subjects.some((subject) => subject.kind === 'User' && subject.name === entry.name);
+    case 'allow.groups':
+      return binding.subjects.some((subject) => subject.kind === 'Group' && subject.name === entry.name);
+    case 'allow.clusterAdminSubjects':
+      return entry.subject !== undefined && binding.subjects.some((subject) => sameSubject(entry.subject!, subjectRef(subject)));
+    case 'allow.namespaces':
+      return namespaceOf(review) === entry.name;
+    case 'allow.requesters.usernames':
       return review.requester?.username === entry.name;
     case 'allow.requesters.groups':
       return review.requester?.groups.includes(entry.name) ?? false;
@@ -156,7 +179,7 @@ function withExpiredExemption(violation: Violation, entry: TimeBoxedEntry): Viol
     ...violation,
     message:
       `${violation.message} (the break-glass entry ${entryName(entry)} expired at ${entry.expires}: ` +
-      'remove the grant if the emergency is over, and the entry from the policy)',
+      "remove the grant and the entry once the emergency is over; while it lasts, ask the policy's owner to extend its expires)",
     expiredExemption: exemption,
   };
 }

@@ -51,8 +51,8 @@ function bindingMessage(binding: Binding, subject: Subject, why: 'listed' | 'eve
     ? `${describeBinding(binding)} grants ${role} to ${describeSubject(subject)} [cluster-admin]: ` +
         `${ONLY_ADMIN_GROUPS}; ${alternative(binding)}`
     : `${describeBinding(binding)} grants ${role} to ${describeSubject(subject)} [cluster-admin]: ` +
-        `ClusterRole ${binding.roleRef.name} grants ${EVERYTHING}, which is cluster-admin under another name, and only the ` +
-        `policy's adminGroups may hold it; ${alternative(binding)}`;
+        `ClusterRole ${binding.roleRef.name} grants ${EVERYTHING}, which is cluster-admin under another name, and ${ONLY_ADMIN_GROUPS}; ` +
+        alternative(binding);
 }
 
 function roleMessage(context: RuleContext, subject: Subject, why: 'listed' | 'everything'): string {

@@ -1,13 +1,14 @@
 import { describeBinding } from '../subjects.ts';
 import type { Rule } from './rule.ts';
 
+/** What to do instead; the backstop says it too. */
+export const USER_SUBJECT_ADVICE = 'bind a Microsoft Entra group by object ID instead (workloads: a ServiceAccount)';
+
 /**
  * A User subject: access granted to one account outlives its need and survives group changes.
  * `system:` users are Kubernetes component identities (client certificates), never Entra accounts;
  * users that broad-group or local-account name get their more specific message there.
  */
-/** What to do instead; the backstop says it too. */
-export const USER_SUBJECT_ADVICE = 'bind a Microsoft Entra group by object ID instead (workloads: a ServiceAccount)';
 
 export const userSubject: Rule = {
   id: 'user-subject',
