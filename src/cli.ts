@@ -18,7 +18,7 @@ import { tableReport } from './report/table.ts';
 import { DEFAULT_FAIL_ON, FAIL_ON_LEVELS, failsAudit, isFailOn } from './audit/fail-on.ts';
 import { terminalProgress } from './audit/progress.ts';
 import { AUDIT_OUTPUTS, isAuditOutput, renderAudit } from './audit/render.ts';
-import { REPORTS_API_NAMES, type ReportsApi } from './report/policy-report.ts';
+import { DEFAULT_REPORTS_API, REPORTS_API_NAMES, isReportsApi } from './report/policy-report.ts';
 import { runAudit } from './audit/run-audit.ts';
 import { connectCluster, type ClusterConnection } from './kube/client.ts';
 import { DEFAULT_PAGE_SIZE, DEFAULT_REQUEST_TIMEOUT_MS, rbacPageLister } from './kube/inventory.ts';
@@ -300,7 +300,7 @@ function auditOptions(parsed: Parsed): ServeOptions['audit'] {
   const intervalMs = parseDuration(parsed.option('audit-interval'), '--audit-interval');
   const writeReports = parsed.flag('audit-write-reports');
   const reportsApi = parsed.option('audit-reports-api');
-  if (reportsApi !== undefined && !(REPORTS_API_NAMES as readonly string[]).includes(reportsApi)) {
+  if (reportsApi !== undefined && !isReportsApi(reportsApi)) {
     throw new UsageError(`--audit-reports-api must be one of ${REPORTS_API_NAMES.join(', ')}, got "${reportsApi}"`);
   }
   if (reportsApi !== undefined && !writeReports) throw new UsageError('--audit-reports-api goes with --audit-write-reports: it says which reports are written');
@@ -309,7 +309,7 @@ function auditOptions(parsed: Parsed): ServeOptions['audit'] {
     return undefined;
   }
   if (intervalMs < 1000) throw new UsageError(`--audit-interval must be at least 1s (each round asks Microsoft Graph about every group), got "${parsed.option('audit-interval')}"`);
-  return { intervalMs, writeReports, reportsApi: (reportsApi ?? 'wgpolicyk8s') as ReportsApi };
+  return { intervalMs, writeReports, reportsApi: reportsApi ?? DEFAULT_REPORTS_API };
 }
 
 async function checkCommand(args: readonly string[], io: Io): Promise<number> {

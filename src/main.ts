@@ -233,8 +233,7 @@ async function startAudit(audit: NonNullable<ServeOptions['audit']>, deps: Audit
     directory: deps.directory,
     metrics: createAuditMetrics(deps.metrics.registry),
     log: (level, fields, message) => log[level](fields, message),
-    writeReports: writer && ((reports) => writer.write(reports)),
-    reportsApi: audit.reportsApi,
+    reportWriter: writer,
   });
   continuous.start();
   log.info({ auditIntervalMs: audit.intervalMs, writeReports: audit.writeReports }, 'continuous audit started: every existing RBAC object is judged each interval');

@@ -38,10 +38,8 @@ export interface ContinuousAuditOptions {
   readonly directory: Directory | undefined;
   readonly metrics: AuditMetrics;
   readonly log: AuditLog;
-  /** Writes the round's PolicyReports into the cluster (`--audit-write-reports`). */
-  readonly writeReports?: ((reports: readonly PolicyReportObject[]) => Promise<unknown>) | undefined;
-  /** Which report API the written reports use (default wgpolicyk8s). */
-  readonly reportsApi?: ReportsApi | undefined;
+  /** Writes the round's reports into the cluster (`--audit-write-reports`), built for its API (default wgpolicyk8s). */
+  readonly reportWriter?: { readonly api?: ReportsApi; write(reports: readonly PolicyReportObject[]): Promise<unknown> } | undefined;
   /** Bounds a round's directory lookups. Default: the interval, and at least 5 minutes. */
   readonly roundTimeoutMs?: number;
   readonly now?: () => number;
@@ -149,7 +147,7 @@ export class ContinuousAudit {
     const seconds = (this.now() - started) / 1000;
     publish(metrics, outcome.summary, outcome.groups, seconds, this.now());
     log('info', roundFields(outcome, seconds), 'audit round complete');
-    if (this.options.writeReports) await this.write(outcome.checked);
+    if (this.options.reportWriter) await this.write(this.options.reportWriter, outcome.checked);
     return outcome;
   }
 
@@ -178,9 +176,9 @@ export class ContinuousAudit {
     return { result: 'ok', summary: summarize(checked), checked, groups };
   }
 
-  private async write(checked: readonly CheckedObject[]): Promise<void> {
+  private async write(writer: NonNullable<ContinuousAuditOptions['reportWriter']>, checked: readonly CheckedObject[]): Promise<void> {
     try {
-      await this.options.writeReports!(policyReports({ checked, skipped: 0 }, new Date(this.now()), this.options.reportsApi));
+      await writer.write(policyReports({ checked, skipped: 0 }, new Date(this.now()), writer.api));
     } catch (error) {
       this.options.log('warn', { error: error instanceof Error ? error.message : String(error) }, 'writing the PolicyReports failed; trying again next round');
     }

@@ -1,7 +1,7 @@
 import { stringify } from 'yaml';
 import { auditTable, type AuditTableContext } from '../report/audit-table.ts';
 import { jsonReport } from '../report/json.ts';
-import { policyReports, type ReportsApi } from '../report/policy-report.ts';
+import { DEFAULT_REPORTS_API, policyReports, type ReportsApi } from '../report/policy-report.ts';
 import { sarifReport } from '../report/sarif.ts';
 import type { AuditOutcome } from './run-audit.ts';
 
@@ -33,7 +33,7 @@ export function renderAudit(output: AuditOutput, outcome: AuditOutcome, context:
     case 'sarif':
       return sarifReport(outcome, context.version);
     case 'policyreport':
-      return reportStream(outcome, context.now, 'wgpolicyk8s');
+      return reportStream(outcome, context.now, DEFAULT_REPORTS_API);
     case 'openreports':
       return reportStream(outcome, context.now, 'openreports');
   }

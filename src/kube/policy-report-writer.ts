@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import { REPORTS_APIS, reportResource, type PolicyReportObject, type ReportsApi } from '../report/policy-report.ts';
+import { DEFAULT_REPORTS_API, REPORTS_APIS, reportResource, type PolicyReportObject, type ReportsApi } from '../report/policy-report.ts';
 
 /**
  * Keeps our reports (wgpolicyk8s.io/v1alpha2 PolicyReports, or openreports.io/v1alpha1 Reports: one per namespace, and
@@ -14,6 +14,8 @@ import { REPORTS_APIS, reportResource, type PolicyReportObject, type ReportsApi 
  * audit.writeReports and audit.reportsApi). Without the CRDs, or without the permission, it says so once and tries again every round.
  */
 export interface PolicyReportWriter {
+  /** The report API it writes: the reports given to write() must be built for it. */
+  readonly api: ReportsApi;
   write(reports: readonly PolicyReportObject[]): Promise<ReportWriteSummary>;
 }
 
@@ -44,11 +46,12 @@ interface Existing {
   readonly digest: string | undefined;
 }
 
-export function createPolicyReportWriter(kubeConfig: KubeConfig, log: ReportWriterLog, reportsApi: ReportsApi = 'wgpolicyk8s'): PolicyReportWriter {
+export function createPolicyReportWriter(kubeConfig: KubeConfig, log: ReportWriterLog, reportsApi: ReportsApi = DEFAULT_REPORTS_API): PolicyReportWriter {
   const api = kubeConfig.makeApiClient(CustomObjectsApi);
   const { namespaced, cluster } = REPORTS_APIS[reportsApi];
   let saidUnavailable: string | undefined;
   return {
+    api: reportsApi,
     async write(reports) {
       let existing: Existing[];
       try {
@@ -186,7 +189,7 @@ function unavailableReason(error: unknown, reportsApi: ReportsApi): string {
   if (status === 403) {
     return (
       `the webhook's identity may not list ${namespaced.plural} and ${cluster.plural} (${apiVersion.split('/')[0]}); grant get, list, create, ` +
-      'update and delete on them (the chart does with audit.writeReports)'
+      `update and delete on them (the chart does with audit.writeReports${reportsApi === DEFAULT_REPORTS_API ? '' : ` and audit.reportsApi: ${reportsApi}`})`
     );
   }
   return `listing the existing ${namespaced.kind}s failed (${status ? `HTTP ${status}` : describe(error)}); retrying next round`;

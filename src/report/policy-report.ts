@@ -22,6 +22,12 @@ export const REPORTS_APIS = {
 
 export type ReportsApi = keyof typeof REPORTS_APIS;
 export const REPORTS_API_NAMES = Object.keys(REPORTS_APIS) as ReportsApi[];
+/** The wg-policy API, which Policy Reporter and most dashboards read. */
+export const DEFAULT_REPORTS_API: ReportsApi = 'wgpolicyk8s';
+
+export function isReportsApi(name: string): name is ReportsApi {
+  return (REPORTS_API_NAMES as readonly string[]).includes(name);
+}
 type ReportKind = (typeof REPORTS_APIS)[ReportsApi]['namespaced' | 'cluster']['kind'];
 
 export interface PolicyReportObject {
@@ -52,7 +58,7 @@ const REPORT_NAME = 'entra-rbac-guard';
  * cluster-scoped objects. Each violation is a `fail` (deny) or `warn` result; a compliant object is one `pass`; an
  * exempt one a `skip` that says why.
  */
-export function policyReports(outcome: CheckOutcome, now: Date, api: ReportsApi = 'wgpolicyk8s'): PolicyReportObject[] {
+export function policyReports(outcome: CheckOutcome, now: Date, api: ReportsApi = DEFAULT_REPORTS_API): PolicyReportObject[] {
   const { apiVersion, namespaced, cluster } = REPORTS_APIS[api];
   const byNamespace = new Map<string, CheckedObject[]>();
   for (const entry of outcome.checked) {

@@ -337,13 +337,13 @@ Round('stopped during a round :: publishes nothing, returns at once', async (con
 Round('writeReports :: one PolicyReport per namespace and a ClusterPolicyReport; a failing writer fails nothing', async (context) => {
   seed(context.cache);
   const written: PolicyReportObject[][] = [];
-  expectOk(await auditWith(context, { writeReports: async (reports) => void written.push([...reports]) }).runRound());
+  expectOk(await auditWith(context, { reportWriter: { write: async (reports) => void written.push([...reports]) } }).runRound());
   assert.is(written.length, 1);
   assert.equal(
     written[0]!.map((report) => `${report.kind}/${report.metadata.namespace ?? ''}: fail ${report.summary.fail}, pass ${report.summary.pass}, skip ${report.summary.skip}`),
     ['ClusterPolicyReport/: fail 0, pass 3, skip 1', 'PolicyReport/payments: fail 1, pass 1, skip 0', 'PolicyReport/retail: fail 1, pass 0, skip 0'],
   );
-  const failing = await auditWith(context, { writeReports: () => Promise.reject(new Error('API server gone')) }).runRound();
+  const failing = await auditWith(context, { reportWriter: { write: () => Promise.reject(new Error('API server gone')) } }).runRound();
   expectOk(failing);
   assert.ok(context.logs.some((entry) => entry.level === 'warn' && entry.fields['error'] === 'API server gone'));
 });
@@ -396,9 +396,11 @@ Schedule('stop :: a PolicyReport write that never ends does not hold it up', asy
   seed(context.cache);
   let writing = false;
   const audit = auditWith(context, {
-    writeReports: () => {
-      writing = true;
-      return new Promise(() => undefined);
+    reportWriter: {
+      write: () => {
+        writing = true;
+        return new Promise(() => undefined);
+      },
     },
   });
   void audit.runRound();
