@@ -6,7 +6,7 @@ import { checkManifests } from './check/run-check.ts';
 import { loadDirectory, loadPolicy, parseDuration, type DirectoryOptions, type LoadedPolicy } from './config.ts';
 import { CLOUD_NAMES, type Cloud } from './directory/credentials.ts';
 import { exportSnapshot } from './directory/export.ts';
-import { parseConfigMapRef, type ConfigMapRef } from './kube/configmap-ref.ts';
+import { DNS1123_SUBDOMAIN, parseConfigMapRef, type ConfigMapRef } from './kube/configmap-ref.ts';
 import { serve, type ServeOptions } from './main.ts';
 import { DEFAULT_POLICY_YAML } from './policy/default-policy.ts';
 import { DEFAULT_BACKSTOP_OPTIONS, backstopYaml } from './backstop/generate.ts';
@@ -485,8 +485,8 @@ async function vapCommand(args: readonly string[], io: Io): Promise<number> {
   const loaded = await loadPolicy(parsed.option('policy'));
   for (const warning of loaded.warnings) io.stderr(`warning: policy ${loaded.source}: ${warning.path}: ${warning.message}\n`);
   const namePrefix = parsed.option('name-prefix') ?? DEFAULT_BACKSTOP_OPTIONS.namePrefix;
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(namePrefix) || namePrefix.length > 248) {
-    throw new UsageError(`--name-prefix must be lower-case letters, digits and dashes (at most 248 characters, so that the object names with -deny and -warn fit Kubernetes' 253), got "${namePrefix}"`);
+  if (!DNS1123_SUBDOMAIN.test(namePrefix) || namePrefix.length > 248) {
+    throw new UsageError(`--name-prefix must be lower-case letters, digits and dashes, with dots between segments, as a Kubernetes object name (at most 248 characters, so that the object names with -deny and -warn fit Kubernetes' 253), got "${namePrefix}"`);
   }
   io.stdout(
     backstopYaml(loaded.policy, {
@@ -498,6 +498,12 @@ async function vapCommand(args: readonly string[], io: Io): Promise<number> {
       skipAksManagedNamespaces: parsed.flag('skip-aks-managed-namespaces'),
     }),
   );
+  if (parsed.list('exclude-namespace').length === 0) {
+    io.stderr(
+      "note: no --exclude-namespace, so the backstop judges every namespace, the webhook's own too; pass the namespace it runs in " +
+        'and each of webhook.excludeNamespaces, as the chart does, so that the webhook can be repaired while it is down\n',
+    );
+  }
   return EXIT.ok;
 }
 

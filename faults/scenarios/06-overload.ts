@@ -88,11 +88,7 @@ async function runRamp(server: ServeProcess, ramp: Ramp, context: ScenarioContex
     const uid = randomUUID();
     return { text: `${before}${uid}${after}`, uid };
   };
-  const steps: Step[] = [];
-  const shedYet = () => steps.some((step) => shed(step.run).length > 0);
-  const plan = [...ramp.connections];
-  for (let index = 0; index < plan.length; index++) {
-    const connections = plan[index]!;
+  const step = async (connections: number): Promise<Step> => {
     const logged = server.log().length;
     const run = await cannon({
       origin: server.origin,
@@ -107,10 +103,12 @@ async function runRamp(server: ServeProcess, ramp: Ramp, context: ScenarioContex
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const episode = server.log().slice(logged).find((line) => String(line.msg).startsWith('overloaded'));
     const shedLagMs = typeof episode?.['eventLoopLagMs'] === 'number' ? episode['eventLoopLagMs'] : undefined;
-    steps.push({ connections, run, shedLagMs });
     context.log(`${ramp.subjects} subjects, ${connections} connections: ${describe(run)}${shedLagMs === undefined ? '' : `; shedding began at lag ${shedLagMs} ms`}`);
-    if (index === plan.length - 1 && ramp.untilShed !== undefined && plan.length === ramp.connections.length && !shedYet()) plan.push(ramp.untilShed);
-  }
+    return { connections, run, shedLagMs };
+  };
+  const steps: Step[] = [];
+  for (const connections of ramp.connections) steps.push(await step(connections));
+  if (ramp.untilShed !== undefined && !steps.some((done) => shed(done.run).length > 0)) steps.push(await step(ramp.untilShed));
   return steps;
 }
 
@@ -158,13 +156,14 @@ function rampRow(ramp: Ramp, steps: readonly Step[]): FaultRow {
     ? `shedding from ${first.connections} connections at ${Math.round(judged(first.run).length / first.run.seconds)} judged/s, event-loop lag ${first.shedLagMs ?? '?'} ms ` +
       `(${shed(first.run).length} shed, judged p99 ${percentile(judged(first.run), 99).toFixed(0)} ms)`
     : `no shedding up to ${top.connections} connections: lag stayed under ${SHED_LAG_MS} ms, judged p99 ${percentile(judged(top.run), 99).toFixed(0)} ms at ${Math.round(judged(top.run).length / top.run.seconds)}/s`;
+  const extra = steps.length > ramp.connections.length ? `; the step at ${top.connections} connections was added: no step of the ramp shed` : '';
   const problems = steps.flatMap((step) => step.run.problems);
   return {
-    fault: `overload: ${ramp.reviews}, ${steps[0]!.connections.toLocaleString('en')} → ${top.connections.toLocaleString('en')} connections`,
+    fault: `overload: ${ramp.reviews}, ${ramp.connections[0]!.toLocaleString('en')} → ${ramp.connections.at(-1)!.toLocaleString('en')} connections`,
     cases: answered + steps.reduce((sum, step) => sum + step.run.errors + step.run.timeouts, 0),
     survived: answered + steps.reduce((sum, step) => sum + step.run.errors + step.run.timeouts, 0) - failed,
     worstLatencyMs: worst,
-    note: `every answer in time (< ${API_SERVER_TIMEOUT_S} s) and well-formed; ${shedPoint}${problems.length ? `; FAILED, first: ${problems[0]}` : ''}`,
+    note: `every answer in time (< ${API_SERVER_TIMEOUT_S} s) and well-formed; ${shedPoint}${extra}${problems.length ? `; FAILED, first: ${problems[0]}` : ''}`,
   };
 }
 

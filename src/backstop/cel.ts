@@ -31,7 +31,9 @@ export const CLOCK =
  * How long after its expiry the backstop still honours a time-boxed entry: the webhook's pods and the API server read
  * different clocks, and a backstop that expired an entry before the webhook does would deny what the webhook allows.
  */
-export const EXPIRY_GRACE = '60s';
+/** How long after its expiry a time-boxed entry still exempts in the backstop: API server clocks may run behind. */
+export const EXPIRY_GRACE_SECONDS = 60;
+export const EXPIRY_GRACE = `${EXPIRY_GRACE_SECONDS}s`;
 
 export interface TimeBoxedValue {
   readonly value: string;

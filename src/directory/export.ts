@@ -2,8 +2,8 @@ import { stringify } from 'yaml';
 import { isBindingKind, readBinding } from '../admission/binding.ts';
 import type { ManifestObject } from '../check/manifests.ts';
 import type { Policy } from '../policy/model.ts';
-import { entraGroupSubjects, isEntraObjectId } from '../policy/subjects.ts';
-import { withoutTimeBoxed } from '../policy/time-boxed.ts';
+import { groupIdsOf } from '../policy/needs.ts';
+import { isEntraObjectId } from '../policy/subjects.ts';
 import type { Directory } from './port.ts';
 import type { SnapshotGroup } from './snapshot.ts';
 
@@ -28,7 +28,7 @@ export async function exportSnapshot(
     .filter((id) => !isEntraObjectId(id))
     .map((id) => `--id "${id}" is not an Entra object ID: give the group's object ID as a lower-case GUID`);
   const fromManifests = objects.flatMap(({ source, object }) =>
-    isBindingKind(object['kind']) ? entraGroupSubjects(readBinding(object, source), withoutTimeBoxed(policy)).map((subject) => subject.name) : [],
+    isBindingKind(object['kind']) ? groupIdsOf(readBinding(object, source), policy) : [],
   );
   const wanted = [...new Set([...ids.filter(isEntraObjectId), ...fromManifests])].sort();
   const facts = wanted.length > 0 ? await directory.lookupGroups(wanted) : new Map();

@@ -6,7 +6,8 @@ export interface ConfigMapRef {
 }
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+/** A Kubernetes object name: lower-case alphanumeric segments with dashes, joined by dots. */
+export const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** `NAMESPACE/NAME` → the reference, or a message saying what is wrong with it. */
 export function parseConfigMapRef(text: string): ConfigMapRef | { readonly error: string } {

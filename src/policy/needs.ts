@@ -32,6 +32,15 @@ export function factsNeeded(review: ReviewedObject, policy: Policy): FactsNeeded
   return needsUnder(review, withoutTimeBoxed(policy));
 }
 
+/**
+ * The Entra group IDs among a binding's subjects that a directory is asked about, whatever the binding's namespace
+ * (preflight and `directory export` want them all): as factsNeeded asks, without the break-glass entries, so a group
+ * they exempt now is known when they lapse.
+ */
+export function groupIdsOf(binding: Binding, policy: Policy): readonly string[] {
+  return subjectsOf(binding.subjects, withoutTimeBoxed(policy)).entraGroupIds;
+}
+
 function needsUnder(review: ReviewedObject, policy: Policy): FactsNeeded {
   if (review.operation !== 'CREATE' && review.operation !== 'UPDATE') return { groupIds: [] };
   const { binding, role } = review;

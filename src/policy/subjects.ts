@@ -35,11 +35,6 @@ export function isAllowListed(subject: Subject, policy: Policy): boolean {
   return false;
 }
 
-/** Group subjects that name an Entra object ID and so need a directory lookup. */
-export function entraGroupSubjects(binding: Binding, policy: Policy): Subject[] {
-  return binding.subjects.filter((subject) => isGroup(subject) && isEntraObjectId(subject.name) && !isAllowListed(subject, policy));
-}
-
 export function subjectRef(subject: Subject): SubjectRef {
   return { kind: subject.kind, name: subject.name, ...(subject.namespace ? { namespace: subject.namespace } : {}) };
 }

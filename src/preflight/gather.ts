@@ -6,8 +6,7 @@ import { PREFLIGHT_PERMISSION, readWebhookInstallation } from '../kube/webhook-i
 import type { GroupFact } from '../policy/facts.ts';
 import type { Policy } from '../policy/model.ts';
 import { withAggregatedRules } from '../policy/privileges.ts';
-import { entraGroupSubjects } from '../policy/subjects.ts';
-import { withoutTimeBoxed } from '../policy/time-boxed.ts';
+import { groupIdsOf } from '../policy/needs.ts';
 import { adminGroupBindings } from './checks/admin-binding.ts';
 import type { DirectoryFindings, PreflightFacts } from './facts.ts';
 
@@ -40,9 +39,7 @@ export async function gatherPreflightFacts(input: GatherInput): Promise<Prefligh
 async function askDirectory(input: GatherInput, rbac: PreflightFacts['rbac']): Promise<DirectoryFindings> {
   const { directory, policy } = input;
   if (!directory) return { source: undefined, missing: input.directoryMissing, groups: new Map(), members: undefined };
-  // As factsNeeded asks: the policy without its break-glass entries, so a group they exempt now is known when they lapse.
-  const strict = withoutTimeBoxed(policy);
-  const bindingGroups = adminGroupBindings(rbac.bindings, rbac.roles, policy).flatMap((binding) => entraGroupSubjects(binding, strict).map((subject) => subject.name));
+  const bindingGroups = adminGroupBindings(rbac.bindings, rbac.roles, policy).flatMap((binding) => groupIdsOf(binding, policy));
   const ids = [...new Set([...policy.adminGroups, ...bindingGroups])];
   const groups = ids.length > 0 ? await directory.lookupGroups(ids) : new Map<string, GroupFact>();
   if (!directory.probeMembers) return { source: directory.source, groups, members: undefined };

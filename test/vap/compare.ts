@@ -4,15 +4,16 @@
  * except where its documented leniency applies.
  */
 import { backstopObjects, DEFAULT_BACKSTOP_OPTIONS, type BackstopOptions } from '../../src/backstop/generate.ts';
-import { EXPIRY_GRACE } from '../../src/backstop/cel.ts';
+import { EXPIRY_GRACE_SECONDS } from '../../src/backstop/cel.ts';
 import { BACKSTOP_RULES } from '../../src/backstop/rules/index.ts';
 import { MAX_SUBJECTS } from '../../src/backstop/variables.ts';
 import type { Violation } from '../../src/policy/decision.ts';
+import { GROUP_FORMAT_ADVICE } from '../../src/policy/rules/group-format.ts';
 import type { Policy, RuleId } from '../../src/policy/model.ts';
 import { runBackstop, runEngine, stampedAt, type AdmissionRequest } from './harness.ts';
 
 const BACKSTOP_RULE_IDS = new Set<RuleId>(BACKSTOP_RULES.map((rule) => rule.id));
-const GRACE_MS = Number.parseInt(EXPIRY_GRACE, 10) * 1000;
+const GRACE_MS = EXPIRY_GRACE_SECONDS * 1000;
 
 export type Leniency = 'time-boxed entry on UPDATE' | 'time-boxed entry within the expiry grace' | `more than ${typeof MAX_SUBJECTS} subjects`;
 
@@ -86,7 +87,7 @@ function sameMessages(actual: string, expected: readonly string[]): boolean {
     message
       // The webhook names a lapsed break-glass entry; CEL does not know which entry it would have been.
       .replace(/ \(the break-glass entry .* expired at \S+: [^()]*\)$/, '')
-      .replace(/did you mean "[^"]+"\?$/, 'bind a Microsoft Entra group by object ID, or a group Kubernetes issues (e.g. system:serviceaccounts:<namespace>)'),
+      .replace(/did you mean "[^"]+"\?$/, GROUP_FORMAT_ADVICE.unissuedSystemGroupInstead),
   );
   return actual === general.join('; ');
 }

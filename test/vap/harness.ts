@@ -14,6 +14,9 @@ import { BACKSTOP_RULES } from '../../src/backstop/rules/index.ts';
 import type { KubeObject } from '../../src/backstop/generate.ts';
 import type { Decision } from '../../src/policy/decision.ts';
 import { evaluate } from '../../src/policy/engine.ts';
+import { NO_DIRECTORY } from '../../src/policy/facts.ts';
+import { RESOURCE_OF } from '../../src/kube/inventory.ts';
+import type { RbacKind } from '../../src/kube/role-cache.ts';
 import { selectorMatches } from '../../src/policy/privileges.ts';
 import type { Policy, RuleId } from '../../src/policy/model.ts';
 
@@ -162,15 +165,8 @@ function matches(constraints: Json, request: AdmissionRequest): boolean {
 /** The webhook's decision on the same request: the engine with no directory and no role facts, at `nowMs`. */
 export function runEngine(request: AdmissionRequest, policy: Policy, nowMs: number): Decision {
   const change = decodeAdmissionReview({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'backstop-test', ...request } });
-  return evaluate(change, policy, { source: undefined, groups: new Map(), now: nowMs });
+  return evaluate(change, policy, { ...NO_DIRECTORY, now: nowMs });
 }
-
-const RESOURCES: Record<string, string> = {
-  RoleBinding: 'rolebindings',
-  ClusterRoleBinding: 'clusterrolebindings',
-  Role: 'roles',
-  ClusterRole: 'clusterroles',
-};
 
 /** A binding as the API server holds it (JSON), with creationTimestamp when given. */
 export function bindingObject(binding: Binding, creationTimestamp?: string): Json {
@@ -200,7 +196,7 @@ export function admissionRequest(operation: 'CREATE' | 'UPDATE', object: Json, o
   return {
     operation,
     kind: { group: 'rbac.authorization.k8s.io', version: 'v1', kind },
-    resource: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: RESOURCES[kind] ?? kind.toLowerCase() },
+    resource: { group: 'rbac.authorization.k8s.io', version: 'v1', resource: RESOURCE_OF[kind as RbacKind] ?? kind.toLowerCase() },
     ...(namespace ? { namespace } : {}),
     ...(object['metadata']?.['name'] ? { name: object['metadata']['name'] } : {}),
     userInfo,

@@ -221,6 +221,17 @@ Takes a dict: rule (the values), alert, expr, for, severity, summary, descriptio
 {{- end }}
 {{- end }}
 
+{{/*
+What happens to RBAC writes outside the exempt namespaces while no webhook pod answers: rejected (failurePolicy Fail),
+else admitted unchecked, or with only the backstop's static rules when backstop.enabled renders them.
+*/}}
+{{- define "entra-rbac-guard.outageEffect" -}}
+{{- if eq .Values.webhook.failurePolicy "Fail" }}rejected
+{{- else if .Values.backstop.enabled }}admitted with only the backstop's static rules ({{ include "entra-rbac-guard.fullname" . }}-backstop-deny and -warn)
+{{- else }}admitted unchecked
+{{- end }}
+{{- end }}
+
 {{/* tls.secret.caBundle, given as PEM or as the base64 of the PEM, as PEM. */}}
 {{- define "entra-rbac-guard.givenCaPem" -}}
 {{- $given := trim .Values.tls.secret.caBundle }}

@@ -6,6 +6,6 @@ export const broadGroup: BackstopRule = identityTableRule(
   'broad-group',
   'broadGroup',
   'broadIdentities',
-  ' [broad-group]: it means ',
-  `; ${BROAD_GROUP_ADVICE}`,
+  'it means ',
+  BROAD_GROUP_ADVICE,
 );

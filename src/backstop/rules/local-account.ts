@@ -6,6 +6,6 @@ export const localAccount: BackstopRule = identityTableRule(
   'local-account',
   'localAccount',
   'localAccounts',
-  ' [local-account]: ',
-  `; ${LOCAL_ACCOUNT_ADVICE}`,
+  '',
+  LOCAL_ACCOUNT_ADVICE,
 );

@@ -48,10 +48,11 @@ export function concat(...parts: ReadonlyArray<string | { readonly text: string 
  * means), flagged unless allow-listed; the message gives the table's text between `lead` and `advice`.
  */
 export function identityTableRule(id: RuleId, variable: string, table: 'broadIdentities' | 'localAccounts', lead: string, advice: string): BackstopRule {
+  // The engine's message: `<binding> binds <subject> [<rule>]: <lead><what the table says>; <advice>`.
   return {
     id,
     variable,
     violators: judgedWhere(`${IDENTITY} in variables.${table} && !${IS_ALLOW_LISTED} && ${IS_NEW}`),
-    message: concat('variables.described', { text: ' binds ' }, DESCRIBED_SUBJECT, { text: lead }, `variables.${table}[${IDENTITY}]`, { text: advice }),
+    message: concat('variables.described', { text: ' binds ' }, DESCRIBED_SUBJECT, { text: ` [${id}]: ${lead}` }, `variables.${table}[${IDENTITY}]`, { text: `; ${advice}` }),
   };
 }

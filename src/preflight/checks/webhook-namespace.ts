@@ -21,7 +21,7 @@ export const checkWebhookNamespace = serviceRegistrationCheck(ID, TITLE, {
 function namespaceFinding(registration: Registration, target: ServiceTarget, what: string): Finding {
   const { namespaceSelector } = registration.webhook;
   const { namespace, namespaceLabels } = target;
-  if (namespaceLabels === undefined) return fail(`${what} points at namespace ${namespace}, which does not exist`, `install the webhook with its chart (helm install … --namespace ${namespace}).`);
+  if (namespaceLabels === undefined) return fail(`${what} points at namespace ${namespace}, which does not exist`, `install the webhook with its chart (helm install … --namespace ${namespace} --create-namespace), or, if this registration is a leftover, delete it (kubectl delete validatingwebhookconfiguration ${registration.configuration.name}).`);
   if (!selectorMatches(namespaceSelector, namespaceLabels)) return pass(`${what} leaves namespace ${namespace} out (namespaceSelector)`);
   if (namesNamespaceWithoutLabel(namespaceSelector, namespace, namespaceLabels)) {
     return fail(
