@@ -48,7 +48,7 @@ export interface DirectoryOptions {
   readonly staleIfErrorMs?: number | undefined;
   readonly metrics?: Metrics | undefined;
   /** Told when Microsoft Graph starts or stops answering (the circuit breaker opens, probes, closes). */
-  readonly onDirectoryStateChange?: ((state: BreakerState, reason: string) => void) | undefined;
+  readonly onDirectoryStateChange?: ((state: BreakerState, reason: string, cause: string) => void) | undefined;
   readonly env: NodeJS.ProcessEnv;
 }
 
@@ -88,9 +88,9 @@ export async function loadDirectory(policy: Policy, options: DirectoryOptions): 
     return { directory: undefined, description: `none: ${missing}`, missing };
   }
   const breaker = new CircuitBreaker({
-    onStateChange: (state, reason) => {
+    onStateChange: (state, reason, cause) => {
       options.metrics?.directoryCircuitState.set(circuitStateValue(state));
-      options.onDirectoryStateChange?.(state, reason);
+      options.onDirectoryStateChange?.(state, reason, cause);
     },
   });
   const graph = new GraphDirectory({

@@ -297,16 +297,15 @@ function formatHost(host: string): string {
  * One line per breaker state change. A configuration error (a refused client secret, say) is logged as an error once,
  * with what to fix, not again each time the breaker's probe meets it; an outage is a warning each time it reopens.
  */
-export function directoryStateLog(logger: () => WebhookServer['log'] | undefined): (state: BreakerState, reason: string) => void {
+export function directoryStateLog(logger: () => WebhookServer['log'] | undefined): (state: BreakerState, reason: string, cause: string) => void {
   let configurationErrorLogged: string | undefined;
-  return (state, reason) => {
+  return (state, reason, cause) => {
     const log = logger();
     if (state === 'closed') {
       configurationErrorLogged = undefined;
       log?.info({ directoryState: state, reason }, 'Microsoft Graph answers again');
     } else if (reason.includes(CONFIGURATION_ERROR)) {
-      // The breaker appends how long it waits (jittered backoff) to the cause: compare the cause alone.
-      const cause = reason.slice(0, reason.indexOf(CONFIGURATION_ERROR));
+      // The reason ends with how long the breaker waits (jittered backoff): compare the cause alone.
       if (configurationErrorLogged === cause) return;
       configurationErrorLogged = cause;
       log?.error({ directoryState: state, reason }, `the directory cannot sign in: ${reason}`);

@@ -26,8 +26,11 @@ export interface CircuitBreakerOptions {
   readonly maxBackoffMs?: number;
   /** A Retry-After beyond this is cut to it, so a bogus header cannot switch the directory off for hours. Default 10 min. */
   readonly maxRetryAfterMs?: number;
-  /** Told about every state change, e.g. to export it as a metric or log it. */
-  readonly onStateChange?: (state: BreakerState, reason: string) => void;
+  /**
+   * Told about every state change, e.g. to export it as a metric or log it: `reason` as a refused call is told it,
+   * `cause` what failed, without the wait (the same failure again has the same cause).
+   */
+  readonly onStateChange?: (state: BreakerState, reason: string, cause: string) => void;
 }
 
 export type Admission =
@@ -52,7 +55,7 @@ export class CircuitBreaker {
   private readonly baseBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly maxRetryAfterMs: number;
-  private readonly onStateChange: ((state: BreakerState, reason: string) => void) | undefined;
+  private readonly onStateChange: CircuitBreakerOptions['onStateChange'];
 
   private openUntil = 0;
   private opened = false;
@@ -145,7 +148,7 @@ export class CircuitBreaker {
     this.opened = true;
     this.openUntil = until;
     this.cause = cause;
-    this.report('open', this.refusalReason());
+    this.report('open', this.refusalReason(), this.cause === undefined ? undefined : this.cause.throttled ? this.cause.reason : this.cause.what);
   }
 
   private close(): void {
@@ -167,10 +170,10 @@ export class CircuitBreaker {
       : `${cause.what}; Microsoft Graph is not called again for ${seconds}s`;
   }
 
-  private report(state: BreakerState, reason: string): void {
+  private report(state: BreakerState, reason: string, cause = reason): void {
     if (state === this.lastReported && state !== 'open') return;
     this.lastReported = state;
-    this.onStateChange?.(state, reason);
+    this.onStateChange?.(state, reason, cause);
   }
 }
 

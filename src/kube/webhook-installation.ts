@@ -8,7 +8,7 @@ import {
   AdmissionregistrationV1Api,
   ApiException,
   CoreV1Api,
-  KubernetesObjectApi,
+  CustomObjectsApi,
   PolicyV1Api,
   type KubeConfig,
   type KubernetesObject,
@@ -63,7 +63,7 @@ class InstallationReader {
   private readonly admission: AdmissionregistrationV1Api;
   private readonly core: CoreV1Api;
   private readonly policy: PolicyV1Api;
-  private readonly objects: KubernetesObjectApi;
+  private readonly objects: CustomObjectsApi;
 
   constructor(
     kubeConfig: KubeConfig,
@@ -72,7 +72,7 @@ class InstallationReader {
     this.admission = kubeConfig.makeApiClient(AdmissionregistrationV1Api);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.policy = kubeConfig.makeApiClient(PolicyV1Api);
-    this.objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+    this.objects = kubeConfig.makeApiClient(CustomObjectsApi);
   }
 
   /** The chart's configurations by label; only when there is none, any whose name or webhooks' names say entra-rbac-guard. */
@@ -117,11 +117,10 @@ class InstallationReader {
     } catch (error) {
       if (!(error instanceof ApiException && error.code === 404)) throw this.failure(action, error);
     }
-    // KubernetesObjectApi takes no per-call middleware: the deadline is raced instead.
-    const list = await this.call(action, () =>
-      withinDeadline(this.objects.list<KubernetesObject & { spec?: unknown }>('policy/v1beta1', 'PodDisruptionBudget', namespace), this.options.timeoutMs),
-    );
-    return list.items.map((item) => budget('policy/v1beta1', item));
+    const list = (await this.call(action, () =>
+      this.objects.listNamespacedCustomObject({ group: 'policy', version: 'v1beta1', namespace, plural: 'poddisruptionbudgets' }, this.timeout()),
+    )) as { items?: Array<KubernetesObject & { spec?: unknown }> };
+    return (list.items ?? []).map((item) => budget('policy/v1beta1', item));
   }
 
   /** The object, or undefined when it does not exist (404). */
@@ -149,15 +148,6 @@ class InstallationReader {
   private timeout() {
     return requestTimeout(this.options.timeoutMs);
   }
-}
-
-/** Rejects with a TimeoutError (which accessError explains) when `work` has not settled within `timeoutMs`. */
-function withinDeadline<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
-  const deadline = AbortSignal.timeout(timeoutMs);
-  return new Promise<T>((resolve, reject) => {
-    deadline.addEventListener('abort', () => reject(deadline.reason), { once: true });
-    work.then(resolve, reject);
-  });
 }
 
 function budget(apiVersion: string, item: KubernetesObject & { spec?: unknown }): DisruptionBudget {

@@ -94,6 +94,17 @@ breaker('5xx :: exponential backoff with jitter, capped at 60 s', (context) => {
   assert.equal(windows, [750, 1500, 3000, 6000, 12_000, 24_000, 45_000, 45_000, 45_000, 45_000]);
 });
 
+breaker('5xx :: each opening tells the listener the failure itself, without the wait that grows between probes', (context) => {
+  const told: Array<[string, string]> = [];
+  const local = new CircuitBreaker({ now: () => context.now, random: () => 0.5, onStateChange: (state, reason, cause) => state === 'open' && told.push([reason, cause]) });
+  for (let failure = 0; failure < 3; failure++) {
+    permit(local.admit()).failed('Microsoft Graph answered HTTP 503');
+    context.now += local.retryInMs;
+  }
+  assert.equal(told.map(([, cause]) => cause), Array(3).fill('Microsoft Graph answered HTTP 503'));
+  assert.equal(new Set(told.map(([reason]) => reason)).size, 3, 'the reasons name each wait');
+});
+
 breaker('5xx :: jitter spreads the window between half and all of the backoff', (_context) => {
   const windows = [0, 0.999_999].map((random) => {
     const local = new CircuitBreaker({ now: () => 0, random: () => random, baseBackoffMs: 8000 });

@@ -18,29 +18,29 @@ const REFUSED = `authentication to Microsoft Entra ID failed: invalid_client: AA
 Log('a refused identity :: one error line however often the probe meets it; again after a recovery', () => {
   const { lines, log } = recorder();
   const onChange = directoryStateLog(log);
-  onChange('open', `${REFUSED}; Microsoft Graph is not called again for 1s`);
-  onChange('half-open', 'probing Microsoft Graph');
-  onChange('open', `${REFUSED}; Microsoft Graph is not called again for 1s`);
-  onChange('open', `${REFUSED}; Microsoft Graph is not called again for 1s`);
+  onChange('open', `${REFUSED}; Microsoft Graph is not called again for 1s`, REFUSED);
+  onChange('half-open', 'probing Microsoft Graph', 'probing Microsoft Graph');
+  onChange('open', `${REFUSED}; Microsoft Graph is not called again for 1s`, REFUSED);
+  onChange('open', `${REFUSED}; Microsoft Graph is not called again for 1s`, REFUSED);
   assert.equal(lines.filter(([level]) => level === 'error').length, 1);
   assert.match(lines.find(([level]) => level === 'error')![1], /^the directory cannot sign in: .*check the client secret/);
-  onChange('closed', 'Microsoft Graph answered again');
-  onChange('open', `${REFUSED}; Microsoft Graph is not called again for 1s`);
+  onChange('closed', 'Microsoft Graph answered again', 'Microsoft Graph answered again');
+  onChange('open', `${REFUSED}; Microsoft Graph is not called again for 1s`, REFUSED);
   assert.equal(lines.filter(([level]) => level === 'error').length, 2);
 });
 
 Log('a refused identity, the backoff growing between probes :: still one error line', () => {
   const { lines, log } = recorder();
   const onChange = directoryStateLog(log);
-  for (const seconds of [1, 2, 3, 7, 15, 31, 60]) onChange('open', `${REFUSED}; Microsoft Graph is not called again for ${seconds}s`);
+  for (const seconds of [1, 2, 3, 7, 15, 31, 60]) onChange('open', `${REFUSED}; Microsoft Graph is not called again for ${seconds}s`, REFUSED);
   assert.equal(lines.filter(([level]) => level === 'error').length, 1);
 });
 
 Log('an outage :: a warning at each opening, info when Graph answers again', () => {
   const { lines, log } = recorder();
   const onChange = directoryStateLog(log);
-  onChange('open', 'Microsoft Graph answered HTTP 503; Microsoft Graph is not called again for 1s');
-  onChange('closed', 'Microsoft Graph answered again');
+  onChange('open', 'Microsoft Graph answered HTTP 503; Microsoft Graph is not called again for 1s', 'Microsoft Graph answered HTTP 503');
+  onChange('closed', 'Microsoft Graph answered again', 'Microsoft Graph answered again');
   assert.equal(lines.map(([level]) => level), ['warn', 'info']);
 });
 
